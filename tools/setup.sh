@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Installs what building and testing need on Debian 12 (apt only; npm packages are installed
-# by the tests that use them). Safe to run again.
+# Installs what building and testing need on Debian 12: the apt packages listed in
+# tools/deps/*.apt (one concern a file). npm packages are installed by the tests that use them.
+# Safe to run again.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-pkgs=(build-essential cmake pkg-config git
-      libopenblas-dev libcjson-dev libcmocka-dev
-      python3-torch python3-numpy
-      clang libclang-rt-14-dev)
+mapfile -t pkgs < <(cat tools/deps/*.apt | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
 missing=()
-for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -q

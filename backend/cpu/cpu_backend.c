@@ -133,5 +133,8 @@ sana_backend *sana_backend_cpu_create(sana_error *err) {
   be->fill = cpu_fill;
   be->impl = c;
   cpu_install_core_ops(be);
+  cpu_install_dit_ops(be);
+  cpu_install_vae_ops(be);
+  cpu_install_text_ops(be);
   return be;
 }
