@@ -16,15 +16,15 @@ fi
 echo "build: $(($(date +%s) - t0)) s"
 . build-gpu/env.sh
 bin=build-gpu/tests/backend/test_backend_ops
-timeout 420 "$bin" --perf "$@" >"$out/ops.log" 2>&1
+timeout 300 "$bin" --perf "$@" >"$out/ops.log" 2>&1
 echo "ops rc=$?" >>"$out/ops.log"
 if command -v compute-sanitizer >/dev/null; then
-  timeout 150 compute-sanitizer --tool memcheck "$bin" --small >"$out/memcheck.log" 2>&1
+  timeout 90 compute-sanitizer --tool memcheck "$bin" --small >"$out/memcheck.log" 2>&1
   echo "memcheck rc=$?" >>"$out/memcheck.log"
-  timeout 90 compute-sanitizer --tool racecheck "$bin" -o "attention 70q" >"$out/racecheck.log" 2>&1
+  timeout 60 compute-sanitizer --tool racecheck "$bin" -o "attention 70q" >"$out/racecheck.log" 2>&1
   echo "racecheck rc=$?" >>"$out/racecheck.log"
 fi
-timeout 120 python3 tools/gpu/torch_baseline.py >"$out/torch.log" 2>&1
+timeout 90 python3 tools/gpu/torch_baseline.py >"$out/torch.log" 2>&1
 cat "$out/gpu.txt"
 for f in memcheck racecheck; do [ -f "$out/$f.log" ] && tail -4 "$out/$f.log"; done
 cat "$out/torch.log"
