@@ -1,6 +1,7 @@
 #include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,17 @@ sana_status sana_safetensors_parse(const void *image, size_t len, const char *la
   return s;
 }
 
+/* Tensors point into the mapping; a writer that did not pad its header leaves data misaligned
+ * for its dtype, and such a tensor is copied into aligned memory instead. */
 static sana_status push_ckpt(void *ctx, const char *name, sana_tensor t, sana_error *err) {
+  size_t al = sana_dtype_size(t.dtype), n = sana_nbytes(&t);
+  if (al > 1 && ((uintptr_t)t.data % al) && n) {
+    void *copy = malloc(n);
+    if (!copy) return sana_err(err, SANA_ERR_NOMEM, "tensor '%s': out of memory", name);
+    memcpy(copy, t.data, n);
+    sana_ckpt_own(ctx, copy);
+    t.data = copy;
+  }
   return sana_ckpt_push(ctx, name, t, err);
 }
 
