@@ -2,7 +2,7 @@
  * materialising the n×m scores. GQA: head h reads kv head h / (H/Hk).
  *
  * Fast path (head dims multiples of 8, ≤ 256, 16-byte aligned rows): one block of 4 warps per
- * (64 queries, head); each warp owns 16 query rows. Key/value tiles of 64 rows stream through
+ * (64·MT queries, head); each warp owns 16·MT query rows. Key/value tiles of 64 rows stream through
  * shared memory with cp.async, double-buffered. S = Q·Kᵀ and O += P·V run on the tensor cores
  * (mma.sync m16n8k16, bf16 operands, fp32 accumulators); the online softmax works on the
  * accumulator registers, whose layout (PTX ISA, "Matrix fragments for mma.m16n8k16") puts
@@ -13,6 +13,7 @@
  * Fallback (any head dim ≤ 256): one warp per (query, head), fp32 online softmax over keys.
  * It is slow and exists for odd shapes and as a second implementation to test against. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "backend/cuda/cuda.h"
 #include "backend/cuda/cuda_common.cuh"
@@ -94,15 +95,18 @@ __device__ __forceinline__ void load_tile(__nv_bfloat16 *s, const __nv_bfloat16 
   }
 }
 
-template <int DP>
+/* MT m-tiles of 16 query rows per warp: with MT = 2 each K/V fragment read from shared memory
+ * feeds two mma instead of one, halving shared-memory traffic per FLOP (the accumulators of
+ * 32 rows then need ~220 registers, so head dims above 128 use MT = 1). */
+template <int DP, int MT>
 __global__ void __launch_bounds__(FA_THREADS) attn_mma_kernel(attn_args a) {
-  constexpr int LD = DP + 8;
+  constexpr int LD = DP + 8, BR = FA_BR * MT;
   extern __shared__ uint4 smem_raw[];
   __nv_bfloat16 *sQ = reinterpret_cast<__nv_bfloat16 *>(smem_raw);
-  __nv_bfloat16 *sK = sQ + FA_BR * LD; /* [2][FA_BC][LD] */
+  __nv_bfloat16 *sK = sQ + BR * LD; /* [2][FA_BC][LD] */
   __nv_bfloat16 *sV = sK + 2 * FA_BC * LD;
 
-  const int q0 = blockIdx.x * FA_BR, h = blockIdx.y, hk = h / a.group;
+  const int q0 = blockIdx.x * BR, h = blockIdx.y, hk = h / a.group;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tig = lane & 3;
   const int64_t qs = (int64_t)a.H * a.D, ks = (int64_t)a.Hk * a.D, vs = (int64_t)a.Hk * a.Dv;
   const __nv_bfloat16 *qg = a.q + (int64_t)h * a.D, *kg = a.k + (int64_t)hk * a.D,
@@ -112,20 +116,29 @@ __global__ void __launch_bounds__(FA_THREADS) attn_mma_kernel(attn_args a) {
   const int off = a.m - a.n;
   int kv_lo = 0, kv_hi = a.m;
   if (a.causal) {
-    int last = min(q0 + FA_BR, a.n) - 1;
+    int last = min(q0 + BR, a.n) - 1;
     kv_hi = max(0, min(a.m, last + off + 1));
     if (a.window > 0) kv_lo = max(0, q0 + off - a.window + 1);
   }
   const int t_lo = kv_lo / FA_BC, t_hi = kv_hi > kv_lo ? (kv_hi + FA_BC - 1) / FA_BC : t_lo;
 
-  float o[DP / 8][4];
+  float o[MT][DP / 8][4];
+  float mrow[MT][2], lrow[MT][2];
+  int qi[MT][2];
+  const int r0 = warp * 16 * MT;
 #pragma unroll
-  for (int i = 0; i < DP / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
-  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
-  const int r0 = warp * 16;
-  const int qi[2] = {q0 + r0 + g, q0 + r0 + g + 8};
+  for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+    for (int i = 0; i < DP / 8; i++) o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.0f;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      mrow[mt][r] = -INFINITY;
+      lrow[mt][r] = 0.0f;
+      qi[mt][r] = q0 + r0 + mt * 16 + g + 8 * r;
+    }
+  }
 
-  load_tile<FA_BR, DP>(sQ, qg, q0, a.n, qs, a.D);
+  load_tile<BR, DP>(sQ, qg, q0, a.n, qs, a.D);
   if (t_lo < t_hi) {
     load_tile<FA_BC, DP>(sK, kg, t_lo * FA_BC, a.m, ks, a.D);
     load_tile<FA_BC, DP>(sV, vg, t_lo * FA_BC, a.m, vs, a.Dv);
@@ -146,117 +159,142 @@ __global__ void __launch_bounds__(FA_THREADS) attn_mma_kernel(attn_args a) {
     __syncthreads();
     const __nv_bfloat16 *cK = sK + buf * FA_BC * LD, *cV = sV + buf * FA_BC * LD;
 
-    /* S[16 × 64] = Q_warp · K_tileᵀ */
-    float s[FA_BC / 8][4];
+    /* S[16·MT × 64] = Q_warp · K_tileᵀ */
+    float s[MT][FA_BC / 8][4];
 #pragma unroll
-    for (int j = 0; j < FA_BC / 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+      for (int j = 0; j < FA_BC / 8; j++) s[mt][j][0] = s[mt][j][1] = s[mt][j][2] = s[mt][j][3] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < DP / 16; kk++) {
-      unsigned qa[4];
-      ldsm_x4(qa, sQ + (r0 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8);
+      unsigned qa[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++)
+        ldsm_x4(qa[mt], sQ + (r0 + mt * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8);
 #pragma unroll
       for (int np = 0; np < FA_BC / 16; np++) {
         unsigned kb[4];
         ldsm_x4(kb, cK + (np * 16 + (lane & 7) + ((lane >> 4) << 3)) * LD + kk * 16 +
                         ((lane >> 3) & 1) * 8);
-        mma_bf16(s[2 * np], qa, kb[0], kb[1]);
-        mma_bf16(s[2 * np + 1], qa, kb[2], kb[3]);
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+          mma_bf16(s[mt][2 * np], qa[mt], kb[0], kb[1]);
+          mma_bf16(s[mt][2 * np + 1], qa[mt], kb[2], kb[3]);
+        }
       }
     }
 
-    /* logits, mask, online softmax (rows g and g + 8 of the warp's 16) */
-    float mx[2] = {-INFINITY, -INFINITY};
+    /* logits, mask, online softmax (rows g and g + 8 of each 16-row m-tile) */
+    const bool plain = !a.causal && kv0 + FA_BC <= a.m; /* every key of the tile is visible */
 #pragma unroll
-    for (int j = 0; j < FA_BC / 8; j++)
+    for (int mt = 0; mt < MT; mt++) {
+      float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        int key = kv0 + j * 8 + 2 * tig + (e & 1), r = e >> 1;
-        float x = attn_masked(a, qi[r], key) ? -INFINITY : attn_logit(a, s[j][e], key);
-        s[j][e] = x;
-        mx[r] = fmaxf(mx[r], x);
-      }
-    float alpha[2], base[2];
+      for (int j = 0; j < FA_BC / 8; j++)
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      float mn = fmaxf(mrow[r], mx[r]);
-      base[r] = mn == -INFINITY ? 0.0f : mn; /* a row with nothing visible yet stays at 0 */
-      alpha[r] = __expf(mrow[r] - base[r]);
-      mrow[r] = mn;
-      lrow[r] *= alpha[r];
-    }
+        for (int e = 0; e < 4; e++) {
+          int key = kv0 + j * 8 + 2 * tig + (e & 1), r = e >> 1;
+          float x = !plain && attn_masked(a, qi[mt][r], key) ? -INFINITY
+                                                             : attn_logit(a, s[mt][j][e], key);
+          s[mt][j][e] = x;
+          mx[r] = fmaxf(mx[r], x);
+        }
+      float alpha[2], base[2];
 #pragma unroll
-    for (int j = 0; j < FA_BC / 8; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        float p = __expf(s[j][e] - base[e >> 1]);
-        s[j][e] = p;
-        lrow[e >> 1] += p;
+      for (int r = 0; r < 2; r++) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        float mn = fmaxf(mrow[mt][r], mx[r]);
+        base[r] = mn == -INFINITY ? 0.0f : mn; /* a row with nothing visible yet stays at 0 */
+        alpha[r] = __expf(mrow[mt][r] - base[r]);
+        mrow[mt][r] = mn;
+        lrow[mt][r] *= alpha[r];
       }
 #pragma unroll
-    for (int i = 0; i < DP / 8; i++) {
-      o[i][0] *= alpha[0];
-      o[i][1] *= alpha[0];
-      o[i][2] *= alpha[1];
-      o[i][3] *= alpha[1];
+      for (int j = 0; j < FA_BC / 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          float p = __expf(s[mt][j][e] - base[e >> 1]);
+          s[mt][j][e] = p;
+          lrow[mt][e >> 1] += p;
+        }
+#pragma unroll
+      for (int i = 0; i < DP / 8; i++) {
+        o[mt][i][0] *= alpha[0];
+        o[mt][i][1] *= alpha[0];
+        o[mt][i][2] *= alpha[1];
+        o[mt][i][3] *= alpha[1];
+      }
     }
 
-    /* O[16 × DP] += P[16 × 64] · V_tile; P's accumulator layout is the A-operand layout */
+    /* O[16·MT × DP] += P · V_tile; P's accumulator layout is the A-operand layout */
 #pragma unroll
     for (int kk = 0; kk < FA_BC / 16; kk++) {
-      unsigned pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                        pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                        pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      unsigned pa[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++) {
+        pa[mt][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        pa[mt][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        pa[mt][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        pa[mt][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < DP / 16; dp++) {
         unsigned vb[4];
         ldsm_x4_t(vb, cV + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LD + dp * 16 +
                           (lane >> 4) * 8);
-        mma_bf16(o[2 * dp], pa, vb[0], vb[1]);
-        mma_bf16(o[2 * dp + 1], pa, vb[2], vb[3]);
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+          mma_bf16(o[mt][2 * dp], pa[mt], vb[0], vb[1]);
+          mma_bf16(o[mt][2 * dp + 1], pa[mt], vb[2], vb[3]);
+        }
       }
     }
     __syncthreads(); /* this buffer is refilled two tiles on */
   }
   cp_async_wait<0>();
 
-#pragma unroll
-  for (int r = 0; r < 2; r++) {
-    lrow[r] += __shfl_xor_sync(0xffffffffu, lrow[r], 1);
-    lrow[r] += __shfl_xor_sync(0xffffffffu, lrow[r], 2);
-    lrow[r] = lrow[r] > 0.0f ? 1.0f / lrow[r] : 0.0f; /* fully masked rows give 0, as the CPU */
-  }
   const int64_t os = (int64_t)a.H * a.Dv;
 #pragma unroll
-  for (int i = 0; i < DP / 8; i++) {
-    int d = i * 8 + 2 * tig;
-    if (d >= a.Dv) continue;
+  for (int mt = 0; mt < MT; mt++) {
+    float inv[2];
 #pragma unroll
-    for (int r = 0; r < 2; r++)
-      if (qi[r] < a.n)
-        *reinterpret_cast<__nv_bfloat162 *>(a.o + qi[r] * os + (int64_t)h * a.Dv + d) =
-            __floats2bfloat162_rn(o[i][2 * r] * lrow[r], o[i][2 * r + 1] * lrow[r]);
+    for (int r = 0; r < 2; r++) {
+      float l = lrow[mt][r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      inv[r] = l > 0.0f ? 1.0f / l : 0.0f; /* fully masked rows give 0, as the CPU */
+    }
+#pragma unroll
+    for (int i = 0; i < DP / 8; i++) {
+      int d = i * 8 + 2 * tig;
+      if (d >= a.Dv) continue;
+#pragma unroll
+      for (int r = 0; r < 2; r++)
+        if (qi[mt][r] < a.n)
+          *reinterpret_cast<__nv_bfloat162 *>(a.o + qi[mt][r] * os + (int64_t)h * a.Dv + d) =
+              __floats2bfloat162_rn(o[mt][i][2 * r] * inv[r], o[mt][i][2 * r + 1] * inv[r]);
+    }
   }
 }
 
-template <int DP> static size_t mma_smem_bytes() {
-  return (size_t)(FA_BR + 4 * FA_BC) * (DP + 8) * sizeof(__nv_bfloat16);
+template <int DP, int MT> static size_t mma_smem_bytes() {
+  return (size_t)(FA_BR * MT + 4 * FA_BC) * (DP + 8) * sizeof(__nv_bfloat16);
 }
 
-template <int DP> static void launch_mma(sana_backend *be, const attn_args &a) {
+template <int DP, int MT> static void launch_mma(sana_backend *be, const attn_args &a) {
   cuda_impl *c = cuda_of(be);
   static bool configured = false; /* the attribute is per kernel, per process */
-  size_t smem = mma_smem_bytes<DP>();
+  size_t smem = mma_smem_bytes<DP, MT>();
   if (!configured) {
     if (!CUDA_OK(be, "attention",
-                 cudaFuncSetAttribute(attn_mma_kernel<DP>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                      (int)smem)))
+                 cudaFuncSetAttribute(attn_mma_kernel<DP, MT>,
+                                      cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)))
       return;
     configured = true;
   }
-  dim3 grid((unsigned)((a.n + FA_BR - 1) / FA_BR), (unsigned)a.H);
-  attn_mma_kernel<DP><<<grid, FA_THREADS, smem, c->stream>>>(a);
+  dim3 grid((unsigned)((a.n + FA_BR * MT - 1) / (FA_BR * MT)), (unsigned)a.H);
+  attn_mma_kernel<DP, MT><<<grid, FA_THREADS, smem, c->stream>>>(a);
 }
 
 /* ---- fallback: one warp per (query, head) ---- */
@@ -338,10 +376,13 @@ static void cuda_attention(sana_backend *be, sana_tensor *o, const sana_tensor *
 
   int dmax = D > Dv ? (int)D : (int)Dv;
   bool mma = D % 8 == 0 && Dv % 8 == 0 && cuda_aligned16(a.q, a.k, a.v) && cuda_aligned16(a.o);
-  if (mma && dmax <= 32) launch_mma<32>(be, a);
-  else if (mma && dmax <= 64) launch_mma<64>(be, a);
-  else if (mma && dmax <= 112) launch_mma<112>(be, a);
-  else if (mma) launch_mma<256>(be, a);
+  /* SANA_CUDA_ATTN_MT=1 keeps one m-tile per warp for every head dim (to compare) */
+  static int mt1 = -1;
+  if (mt1 < 0) mt1 = getenv("SANA_CUDA_ATTN_MT") && atoi(getenv("SANA_CUDA_ATTN_MT")) == 1;
+  if (mma && dmax <= 32) mt1 ? launch_mma<32, 1>(be, a) : launch_mma<32, 2>(be, a);
+  else if (mma && dmax <= 64) mt1 ? launch_mma<64, 1>(be, a) : launch_mma<64, 2>(be, a);
+  else if (mma && dmax <= 112) mt1 ? launch_mma<112, 1>(be, a) : launch_mma<112, 2>(be, a);
+  else if (mma) launch_mma<256, 1>(be, a);
   else
     attn_simple_kernel<<<cuda_blocks(n * H, 4), 128, 0, cuda_of(be)->stream>>>(a);
   cuda_after_launch(be, "attention");
