@@ -270,3 +270,49 @@ done:
   vae_drop(v, &x);
   return st;
 }
+
+/* Encodes frame ranges [f0, f0 + sizes[i]) through one stream and concatenates the latents. */
+sana_status sana_vae_encode_chunked(sana_vae *v, const sana_tensor *video, const int *sizes, int n, sana_tensor *out,
+                                    size_t *cache_bytes, sana_error *err) {
+  sana_backend *be = v->be;
+  out->data = NULL;
+  int64_t T = video->ne[1], H = video->ne[2], W = video->ne[3], total = 0;
+  for (int i = 0; i < n; i++) total += sizes[i];
+  if (video->nd != 4) return sana_err(err, SANA_ERR_SHAPE, "vae encode: video must be [3, T, H, W]");
+  if (total != T)
+    return sana_err(err, SANA_ERR_ARG, "vae encode: chunks add up to %lld frames, the video has %lld", (long long)total,
+                    (long long)T);
+  const sana_vae_config *c = &v->cfg;
+  int64_t L = c->latent_channels, sc = c->spatial_compression_ratio, hw = (H / sc) * (W / sc), f0 = 0, l0 = 0;
+  int64_t Tl = (T - 1) / c->temporal_compression_ratio + 1;
+  sana_vae_stream *s = NULL;
+  sana_status st = sana_vae_stream_new(&s, v, err);
+  if (!st) st = sana_backend_tensor(be, out, be->act_dtype, 4, (int64_t[]){L, Tl, H / sc, W / sc}, err);
+  for (int i = 0; i < n && !st; i++) {
+    sana_tensor part, lat;
+    if ((st = sana_backend_tensor(be, &part, be->act_dtype, 4, (int64_t[]){video->ne[0], sizes[i], H, W}, err))) break;
+    /* video[:, f0:f0+n] and out[:, l0:l0+m] are strided in channel-major order: copy per channel */
+    for (int64_t ch = 0; ch < video->ne[0]; ch++) {
+      sana_tensor d = sana_tensor_rows(&part, ch, 1), v4 = sana_tensor_reshape(video, 2, (int64_t[]){video->ne[0] * T, H * W});
+      sana_tensor sv = sana_tensor_rows(&v4, ch * T + f0, sizes[i]);
+      be->copy(be, &d, &sv);
+    }
+    st = sana_vae_encode(v, s, &part, &lat, err);
+    be->free(be, part.data);
+    if (st) break;
+    if (l0 + lat.ne[1] > Tl) st = sana_err(err, SANA_ERR_STATE, "chunked encode produced too many latents");
+    for (int64_t ch = 0; ch < L && !st; ch++) {
+      sana_tensor o2 = sana_tensor_reshape(out, 2, (int64_t[]){L * Tl, hw}), l2 = sana_tensor_reshape(&lat, 2, (int64_t[]){L * lat.ne[1], hw});
+      sana_tensor d = sana_tensor_rows(&o2, ch * Tl + l0, lat.ne[1]), sv = sana_tensor_rows(&l2, ch * lat.ne[1], lat.ne[1]);
+      if (lat.ne[1]) be->copy(be, &d, &sv);
+    }
+    l0 += lat.ne[1];
+    f0 += sizes[i];
+    be->free(be, lat.data);
+  }
+  if (!st && l0 != Tl) st = sana_err(err, SANA_ERR_STATE, "chunked encode gave %lld latents, expected %lld", (long long)l0, (long long)Tl);
+  if (st && out->data) be->free(be, out->data), out->data = NULL;
+  if (cache_bytes && s) *cache_bytes = sana_vae_stream_bytes(s);
+  sana_vae_stream_free(s);
+  return st;
+}

@@ -63,6 +63,12 @@ size_t sana_vae_stream_bytes(const sana_vae_stream *s);
 sana_status sana_vae_encode(sana_vae *v, sana_vae_stream *s, const sana_tensor *video, sana_tensor *latents,
                             sana_error *err);
 
+/* Encodes a whole video [3, T, H, W] through one stream in chunks of sizes[0..n) frames (they
+ * must add up to T) and concatenates the latents; cache_bytes (may be NULL) gets the stream's
+ * cache size at the end. */
+sana_status sana_vae_encode_chunked(sana_vae *v, const sana_tensor *video, const int *sizes, int n,
+                                    sana_tensor *latents, size_t *cache_bytes, sana_error *err);
+
 typedef enum sana_vae_decode_mode {
   SANA_VAE_DECODE_TILE,    /* upstream decode_chunk_tile: offline, ~3 latents of look-ahead */
   SANA_VAE_DECODE_CAUSAL,  /* causal decoder with caches, one latent per call */
