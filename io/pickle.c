@@ -303,7 +303,9 @@ static sana_status persistent(sana_pickle *k, sana_pk *pid, sana_error *err) {
 static sana_status memo_put(sana_pickle *k, uint64_t idx, sana_error *err) {
   sana_pk *v = top(k);
   if (!v) return BAD("PUT with an empty stack");
-  if (idx >= MAX_MEMO) return BAD("memo index too large");
+  /* torch numbers memo slots from 0, one per PUT, so slots beyond the stream's length are
+   * hostile: refusing them keeps a few bytes from asking for a huge memo */
+  if (idx >= MAX_MEMO || idx > k->len) return BAD("memo index too large");
   size_t old = k->cap_memo;
   if (!grow((void **)&k->memo, &k->cap_memo, (size_t)idx + 1, sizeof *k->memo))
     return sana_err(err, SANA_ERR_NOMEM, "%s: out of memory", k->label);

@@ -109,6 +109,10 @@ int main(void) {
   }
   compare("pth/zip64.pth", "pth/plain.expected.safetensors"); /* zip64 records, unaligned data */
   check_zero_copy();
+  sana_ckpt *c = sana_fixture_open("pth/empty_far_offset.pth");
+  const sana_tensor *e = sana_ckpt_find(c, "e");
+  CHECK(e && e->nd == 2 && e->ne[0] == 0 && e->ne[1] == 3, "empty view with a far offset loads as [0, 3]");
+  sana_ckpt_close(c);
 
   char *p;
   expect_refused(p = path_of("pth/bad_global.pth"), 0, "os.system", NULL), free(p);

@@ -6,7 +6,8 @@ return (keys after upstream's normalize_state_dict, values contiguous), written 
 (8-byte LE header length + JSON + data) so the check does not depend on our own writer.
 It also writes malformed archives: a pickle that calls os.system (pickled by hand with a
 opcode by opcode; nothing here ever unpickles it), a zip whose storage entry is missing, a
-tensor reaching past its storage, a deflated archive and a zip64 rewrite of a good file.
+tensor reaching past its storage, a deflated archive and a zip64 rewrite of a good file. pickles/ holds each data.pkl alone
+(seeds for fuzz/fuzz_pickle.c).
 
 Regenerate (Debian's PyTorch 1.13):
     /usr/bin/python3 tools/reference/make_pth_fixtures.py tests/fixtures/pth
@@ -148,9 +149,13 @@ def main(out):
         ]),
         "params": {"state_dict": {"p": torch.nn.Parameter(torch.randn(3, 2)), "buf": torch.randn(2)}},
     }
+    os.makedirs(os.path.join(out, "pickles"), exist_ok=True)
     for name, obj in cases.items():
         path = os.path.join(out, name + ".pth")
         torch.save(obj, path)
+        with zipfile.ZipFile(path) as z:  # seeds for the pickle fuzz target
+            with open(os.path.join(out, "pickles", name + ".pkl"), "wb") as f:
+                f.write(z.read(name + "/data.pkl"))
         write_safetensors(os.path.join(out, name + ".expected.safetensors"), normalize(obj))
 
     # malformed archives
@@ -164,6 +169,10 @@ def main(out):
         w=FakeTensor(Persist(torch.FloatStorage, "0", 6), 2, (2, 3), (3, 1))))  # needs 8 elements, has 6
     rezip(plain, os.path.join(out, "bad_bounds.pth"), replace=("/data.pkl", oob))
     rezip(plain, os.path.join(out, "bad_deflated.pth"), compress=zipfile.ZIP_DEFLATED)
+    # legal for torch: an empty view whose offset lies past its storage (nothing is read)
+    far = handmade_pickle(collections.OrderedDict(
+        e=FakeTensor(Persist(torch.FloatStorage, "0", 6), 2**62, (0, 3), (3, 1))))
+    rezip(plain, os.path.join(out, "empty_far_offset.pth"), replace=("/data.pkl", far))
     zip64_copy(plain, os.path.join(out, "zip64.pth"))
 
 
