@@ -52,7 +52,8 @@ def preprocess(frames_u8, th, tw):
 def write_safetensors(path, tensors):
     codes = {torch.float32: "F32", torch.uint8: "U8", torch.int64: "I64"}
     header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
+    # Widest dtypes first, so that every tensor's data stays aligned to its element size.
+    for name, t in sorted(tensors.items(), key=lambda kv: -kv[1].element_size()):
         t = t.contiguous()
         raw = t.numpy().tobytes()
         header[name] = {"dtype": codes[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
