@@ -1,0 +1,413 @@
+/* The Reactor HTTP endpoints on libsoup-3.0 (reactor-protocol.md §3, §8). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "server/session.h"
+
+#define TRANSPORT "/transport/webrtc/"
+
+static void reply(SoupServerMessage *msg, int status, const char *json) {
+  soup_server_message_set_status(msg, status, NULL);
+  if (json) soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, json, strlen(json));
+}
+
+static void reply_error(SoupServerMessage *msg, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reply_error(SoupServerMessage *msg, int status, const char *fmt, ...) {
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "error", text);
+  char *j = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  reply(msg, status, j);
+  free(j);
+  SANA_LOGI("http %s %s -> %d %s", soup_server_message_get_method(msg),
+            g_uri_get_path(soup_server_message_get_uri(msg)), status, text);
+}
+
+static void reply_take(SoupServerMessage *msg, int status, char *json) {
+  reply(msg, status, json);
+  free(json);
+}
+
+/* The request body as JSON; an empty body is {}. NULL (and a 400 sent) when it does not parse. */
+static cJSON *body_json(SoupServerMessage *msg) {
+  SoupMessageBody *b = soup_server_message_get_request_body(msg);
+  GBytes *bytes = soup_message_body_flatten(b);
+  gsize n = 0;
+  const char *data = g_bytes_get_data(bytes, &n);
+  cJSON *j = n ? cJSON_ParseWithLength(data, n) : cJSON_CreateObject();
+  g_bytes_unref(bytes);
+  if (!j || !cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    reply_error(msg, 400, "request body is not a JSON object");
+    return NULL;
+  }
+  return j;
+}
+
+/* Reactor-API-Version / Reactor-WebRTC-Version: we speak 1 and 1.0; 426 and 501 are what the SDK
+ * maps to CLIENT_VERSION_TOO_OLD and SERVER_VERSION_TOO_OLD. */
+static int check_versions(SoupServerMessage *msg) {
+  SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+  const char *names[2] = {"Reactor-API-Version", "Reactor-WebRTC-Version"};
+  for (int i = 0; i < 2; i++) {
+    const char *v = soup_message_headers_get_one(h, names[i]);
+    if (!v) continue;
+    char *end = NULL;
+    long major = strtol(v, &end, 10);
+    if (end == v) {
+      reply_error(msg, 400, "header %s: '%s' is not a version number", names[i], v);
+      return -1;
+    }
+    if (major > 1) {
+      reply_error(msg, 501, "header %s: this server speaks version 1, the client asks for %s", names[i], v);
+      return -1;
+    }
+    if (major < 1) {
+      reply_error(msg, 426, "header %s: version %s is too old, this server needs 1", names[i], v);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int check_token(sana_server *srv, SoupServerMessage *msg) {
+  if (!srv->opt.token || !srv->opt.token[0]) return 0;
+  const char *auth = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+  if (auth && g_str_has_prefix(auth, "Bearer ") && !strcmp(auth + 7, srv->opt.token)) return 0;
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate", "Bearer");
+  reply_error(msg, 401, auth ? "bearer token rejected" : "missing Authorization: Bearer <token>");
+  return -1;
+}
+
+static void add_common_headers(SoupServerMessage *msg) {
+  SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+  const char *origin = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Origin");
+  soup_message_headers_replace(h, "Access-Control-Allow-Origin", origin ? origin : "*");
+  soup_message_headers_replace(h, "Vary", "Origin");
+  soup_message_headers_replace(h, "Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+  soup_message_headers_replace(h, "Access-Control-Allow-Headers",
+                               "Authorization, Content-Type, Reactor-API-Version, Reactor-API-Accept-Version, "
+                               "Reactor-WebRTC-Version");
+  soup_message_headers_replace(h, "Access-Control-Max-Age", "600");
+  soup_message_headers_replace(h, "Reactor-API-Version", "1");
+  soup_message_headers_replace(h, "Reactor-WebRTC-Version", "1.0");
+}
+
+static void route_sdp(sana_server *srv, sana_session *s, SoupServerMessage *msg, const char *method) {
+  if (!strcmp(method, "GET")) {
+    if (s->answer_state == 2) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "sdp_answer", s->answer_sdp);
+      reply_take(msg, 200, cJSON_PrintUnformatted(o));
+      cJSON_Delete(o);
+    } else if (s->answer_state == 1) {
+      reply(msg, 202, "{}");
+    } else if (s->answer_state == 3) {
+      reply_error(msg, 500, "negotiation failed: %s", s->answer_error);
+    } else {
+      reply_error(msg, 404, "no offer was posted for this session");
+    }
+    return;
+  }
+  if (strcmp(method, "POST") && strcmp(method, "PUT")) {
+    reply_error(msg, 405, "sdp_params takes GET, POST or PUT");
+    return;
+  }
+  cJSON *j = body_json(msg);
+  if (!j) return;
+  const cJSON *offer = cJSON_GetObjectItemCaseSensitive(j, "sdp_offer");
+  const cJSON *map = cJSON_GetObjectItemCaseSensitive(j, "track_mapping");
+  const char *send_mid = NULL, *recv_mid = NULL;
+  if (!cJSON_IsString(offer)) {
+    reply_error(msg, 400, "field 'sdp_offer' must be a string");
+    goto done;
+  }
+  if (!cJSON_IsArray(map)) {
+    reply_error(msg, 400, "field 'track_mapping' must be an array of {mid, name, kind, direction}");
+    goto done;
+  }
+  const cJSON *t;
+  cJSON_ArrayForEach(t, map) {
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(t, "mid");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+    if (!cJSON_IsString(mid) || !cJSON_IsString(name)) {
+      reply_error(msg, 400, "each track_mapping entry needs string 'mid' and 'name'");
+      goto done;
+    }
+    if (!strcmp(name->valuestring, "main_video")) send_mid = mid->valuestring;
+    if (!strcmp(name->valuestring, "camera")) recv_mid = mid->valuestring;
+  }
+  if (!send_mid) {
+    reply_error(msg, 400, "track_mapping has no 'main_video' entry");
+    goto done;
+  }
+  char err[512];
+  if (sana_session_offer(s, offer->valuestring, send_mid, recv_mid, err, sizeof err)) {
+    reply_error(msg, 400, "%s", err);
+    goto done;
+  }
+  reply(msg, 202, "{}"); /* exactly 202: the SDK treats 200 as an error */
+done:
+  cJSON_Delete(j);
+}
+
+static void route_upload_create(sana_server *srv, sana_session *s, SoupServerMessage *msg, const char *base) {
+  cJSON *j = body_json(msg);
+  if (!j) return;
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
+  const cJSON *size = cJSON_GetObjectItemCaseSensitive(j, "size");
+  const cJSON *mime = cJSON_GetObjectItemCaseSensitive(j, "mime_type");
+  if (!cJSON_IsString(name) || !cJSON_IsNumber(size) || size->valuedouble < 0) {
+    reply_error(msg, 400, "upload needs 'name' (string) and 'size' (non-negative number)");
+  } else if (size->valuedouble > (double)srv->opt.max_upload) {
+    reply_error(msg, 413, "upload of %.0f bytes exceeds the limit of %ld bytes", size->valuedouble, srv->opt.max_upload);
+  } else {
+    sana_upload *u = g_new0(sana_upload, 1);
+    char *id = g_uuid_string_random();
+    snprintf(u->id, sizeof u->id, "%s", id);
+    g_free(id);
+    snprintf(u->session, sizeof u->session, "%s", s->id);
+    u->name = g_strdup(name->valuestring);
+    u->mime = g_strdup(cJSON_IsString(mime) ? mime->valuestring : "application/octet-stream");
+    u->declared = (long)size->valuedouble;
+    u->path = g_strdup_printf("%s/%s", srv->upload_dir, u->id);
+    g_hash_table_insert(srv->uploads, u->id, u);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "presigned_id", u->id);
+    char *url = g_strdup_printf("%s/uploads/%s", base, u->id);
+    cJSON_AddStringToObject(o, "presigned_url", url);
+    g_free(url);
+    char *path = g_strdup_printf("sessions/%s/uploads/%s/upload", s->id, u->id);
+    cJSON_AddStringToObject(o, "path", path);
+    g_free(path);
+    reply_take(msg, 201, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+  }
+  cJSON_Delete(j);
+}
+
+/* The PUT target of a presigned URL: the bytes go to a temporary file, renamed into place. */
+static void route_upload_put(sana_server *srv, SoupServerMessage *msg, const char *id) {
+  sana_upload *u = g_hash_table_lookup(srv->uploads, id);
+  if (!u) {
+    reply_error(msg, 404, "no such upload '%s'", id);
+    return;
+  }
+  if (u->received) {
+    reply_error(msg, 409, "upload '%s' was already received", id);
+    return;
+  }
+  SoupMessageBody *b = soup_server_message_get_request_body(msg);
+  if (b->length > srv->opt.max_upload) {
+    reply_error(msg, 413, "upload of %ld bytes exceeds the limit of %ld bytes", (long)b->length, srv->opt.max_upload);
+    return;
+  }
+  GBytes *bytes = soup_message_body_flatten(b);
+  gsize n = 0;
+  const char *data = g_bytes_get_data(bytes, &n);
+  char *tmp = g_strdup_printf("%s.part", u->path);
+  FILE *f = fopen(tmp, "wb");
+  int ok = f && fwrite(data, 1, n, f) == n;
+  if (f && fclose(f)) ok = 0;
+  g_bytes_unref(bytes);
+  if (!ok || rename(tmp, u->path)) {
+    remove(tmp);
+    g_free(tmp);
+    reply_error(msg, 500, "cannot store the upload: %s", strerror(errno));
+    return;
+  }
+  g_free(tmp);
+  u->received = 1;
+  u->size = (long)n;
+  SANA_LOGI("upload %s: %ld bytes (%s)", u->id, u->size, u->name);
+  reply(msg, 200, "{}");
+}
+
+static void route_health(sana_server *srv, SoupServerMessage *msg) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "status", "ok");
+  cJSON_AddNumberToObject(o, "sessions", g_hash_table_size(srv->sessions));
+  cJSON_AddNumberToObject(o, "max_sessions", srv->opt.max_sessions);
+  cJSON_AddNumberToObject(o, "width", srv->opt.width);
+  cJSON_AddNumberToObject(o, "height", srv->opt.height);
+  cJSON_AddNumberToObject(o, "fps", srv->opt.fps);
+  reply_take(msg, 200, cJSON_PrintUnformatted(o));
+  cJSON_Delete(o);
+}
+
+static void create_session(sana_server *srv, SoupServerMessage *msg) {
+  cJSON *j = body_json(msg); /* validated but unused: extra_args / model are informational */
+  if (!j) return;
+  cJSON_Delete(j);
+  const char *why = NULL;
+  sana_session *s = sana_session_new(srv, &why);
+  if (!s) {
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After", "5");
+    reply_error(msg, 429, "%s: %d of %d sessions in use", why, (int)g_hash_table_size(srv->sessions),
+                srv->opt.max_sessions);
+    return;
+  }
+  reply_take(msg, 200, sana_session_json(s));
+}
+
+static void stop_session(sana_server *srv, SoupServerMessage *msg, const char *id) {
+  sana_session *s = sana_session_find(srv, id);
+  if (!s) {
+    reply_error(msg, 404, "no session '%s'", id ? id : "");
+    return;
+  }
+  g_hash_table_remove(srv->sessions, s->id);
+  reply(msg, 200, "{}");
+}
+
+static void handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data) {
+  sana_server *srv = data;
+  const char *method = soup_server_message_get_method(msg);
+  add_common_headers(msg);
+  if (!strcmp(method, "OPTIONS")) {
+    reply(msg, 204, NULL);
+    return;
+  }
+  SANA_LOGD("http %s %s", method, path);
+  if (!strcmp(path, "/health")) {
+    route_health(srv, msg);
+    return;
+  }
+  /* Presigned upload URLs carry their own unguessable id instead of the bearer token. */
+  if (g_str_has_prefix(path, "/uploads/")) {
+    if (strcmp(method, "PUT")) reply_error(msg, 405, "upload URLs take PUT");
+    else route_upload_put(srv, msg, path + strlen("/uploads/"));
+    return;
+  }
+  if (check_versions(msg) || check_token(srv, msg)) return;
+
+  if (!strcmp(path, "/start_session") || !strcmp(path, "/sessions")) {
+    if (strcmp(method, "POST")) reply_error(msg, 405, "%s takes POST", path);
+    else create_session(srv, msg);
+    return;
+  }
+  if (!strcmp(path, "/stop_session")) {
+    if (strcmp(method, "POST")) {
+      reply_error(msg, 405, "/stop_session takes POST");
+      return;
+    }
+    /* The SDK sends no id: with one session that is the one; an id may be given in the body. */
+    cJSON *j = body_json(msg);
+    if (!j) return;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "session_id");
+    if (cJSON_IsString(id)) {
+      stop_session(srv, msg, id->valuestring);
+    } else if (g_hash_table_size(srv->sessions) == 1) {
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init(&it, srv->sessions);
+      g_hash_table_iter_next(&it, &k, &v);
+      stop_session(srv, msg, k);
+    } else {
+      reply(msg, 200, "{}"); /* several sessions: the one whose client left is closed by the idle timer */
+    }
+    cJSON_Delete(j);
+    return;
+  }
+  if (g_str_has_prefix(path, "/sessions/")) {
+    const char *rest = path + strlen("/sessions/");
+    const char *slash = strchr(rest, '/');
+    char id[64];
+    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (n == 0 || n >= sizeof id) {
+      reply_error(msg, 404, "no such session");
+      return;
+    }
+    memcpy(id, rest, n);
+    id[n] = 0;
+    sana_session *s = sana_session_find(srv, id);
+    if (!slash) {
+      if (!strcmp(method, "DELETE")) stop_session(srv, msg, id);
+      else if (strcmp(method, "GET")) reply_error(msg, 405, "/sessions/{id} takes GET or DELETE");
+      else if (!s) reply_error(msg, 404, "no session '%s'", id);
+      else reply_take(msg, 200, sana_session_json(s));
+      return;
+    }
+    if (!s) {
+      reply_error(msg, 404, "no session '%s'", id);
+      return;
+    }
+    sana_session_touch(s);
+    if (!strcmp(slash, TRANSPORT "ice_servers")) {
+      if (strcmp(method, "GET")) reply_error(msg, 405, "ice_servers takes GET");
+      else reply(msg, 200, "{\"ice_servers\":[]}"); /* host candidates suffice on loopback and LANs */
+      return;
+    }
+    if (!strcmp(slash, TRANSPORT "sdp_params")) {
+      route_sdp(srv, s, msg, method);
+      return;
+    }
+    if (!strcmp(slash, "/uploads")) {
+      if (strcmp(method, "POST")) {
+        reply_error(msg, 405, "uploads takes POST");
+        return;
+      }
+      GUri *uri = soup_server_message_get_uri(msg);
+      char *base = g_strdup_printf("%s://%s:%d", g_uri_get_scheme(uri), g_uri_get_host(uri), g_uri_get_port(uri));
+      route_upload_create(srv, s, msg, base);
+      g_free(base);
+      return;
+    }
+  }
+  if (srv->opt.web_dir && !strcmp(method, "GET")) {
+    /* Static files of the web app (no directory traversal: no "..", no hidden files). */
+    const char *rel = !strcmp(path, "/") ? "index.html" : path + 1;
+    if (!strstr(rel, "..") && rel[0] != '.') {
+      char *file = g_build_filename(srv->opt.web_dir, rel, NULL);
+      gchar *contents = NULL;
+      gsize len = 0;
+      if (g_file_get_contents(file, &contents, &len, NULL)) {
+        const char *type = g_str_has_suffix(rel, ".html") ? "text/html"
+                           : g_str_has_suffix(rel, ".js") ? "text/javascript"
+                           : g_str_has_suffix(rel, ".css") ? "text/css"
+                                                           : "application/octet-stream";
+        soup_server_message_set_status(msg, 200, NULL);
+        soup_server_message_set_response(msg, type, SOUP_MEMORY_TAKE, contents, len);
+        g_free(file);
+        return;
+      }
+      g_free(file);
+    }
+  }
+  reply_error(msg, 404, "no endpoint %s %s", method, path);
+}
+
+int sana_http_start(sana_server *srv, char *error, size_t es) {
+  srv->soup = soup_server_new("server-header", "sana-serve", NULL);
+  soup_server_add_handler(srv->soup, NULL, handler, srv, NULL);
+  GError *e = NULL;
+  GInetAddress *addr = g_inet_address_new_from_string(srv->opt.host);
+  if (!addr) {
+    snprintf(error, es, "--host '%s' is not an IP address", srv->opt.host);
+    return -1;
+  }
+  GSocketAddress *sa = g_inet_socket_address_new(addr, (guint16)srv->opt.port);
+  g_object_unref(addr);
+  gboolean ok = soup_server_listen(srv->soup, sa, 0, &e);
+  g_object_unref(sa);
+  if (!ok) {
+    snprintf(error, es, "cannot listen on %s:%d: %s", srv->opt.host, srv->opt.port, e->message);
+    g_error_free(e);
+    return -1;
+  }
+  if (srv->opt.port == 0) { /* report the port the system chose */
+    GSList *uris = soup_server_get_uris(srv->soup);
+    if (uris) srv->opt.port = g_uri_get_port(uris->data);
+    g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+  }
+  return 0;
+}

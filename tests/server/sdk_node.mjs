@@ -1,0 +1,295 @@
+// Conformance of `sana serve` with the real client: @reactor-team/js-sdk 2.9.0 in Node, WebRTC by
+// @roamhq/wrtc (VP8), all on loopback, against the server over the engine TEST DOUBLE (which
+// paints the top rows of each output frame in a colour derived from the chunk's prompt).
+//
+// usage: node sdk_node.mjs <sana_serve_double binary> <node_modules dir> <scratch dir>
+import { spawn, execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const [bin, nodeModules, scratch] = process.argv.slice(2).map((a) => path.resolve(a));
+const require = createRequire(path.join(nodeModules, "x.js"));
+const wrtc = require("@roamhq/wrtc");
+for (const k of ["RTCPeerConnection", "RTCSessionDescription", "RTCIceCandidate", "MediaStream", "MediaStreamTrack"])
+  globalThis[k] = wrtc[k];
+process.env.NODE_ENV = "production"; // keeps the SDK's "status must be ready" guard on (§13.3)
+console.debug = () => {};
+const { Reactor } = await import(pathToFileURL(path.join(nodeModules, "@reactor-team/js-sdk/dist/index.mjs")).href);
+
+const W = 320, H = 192; // served size
+let failures = 0, checks = 0;
+const check = (cond, what) => {
+  checks++;
+  if (!cond) { failures++; console.log(`FAIL: ${what}`); } else console.log(`ok: ${what}`);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(pred, ms, what) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) { const v = pred(); if (v) return v; await sleep(20); }
+  check(false, `timed out after ${ms} ms waiting for ${what}`);
+  return null;
+}
+
+// ---- the server ----
+fs.mkdirSync(scratch, { recursive: true });
+const weights = path.join(scratch, "weights");
+fs.mkdirSync(weights, { recursive: true });
+function startServer(extra) {
+  const p = spawn(bin, ["--weights", weights, "--port", "0", "--size", `${W}x${H}`, "--idle-timeout", "6",
+                        "--max-upload-mb", "1", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  p.stderr.on("data", (d) => { log += d; });
+  const url = new Promise((resolve, reject) => {
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[0-9.]+:\d+)/);
+      if (m) resolve(m[1]);
+    });
+    p.on("exit", (code) => reject(new Error(`server exited with ${code}: ${log}`)));
+  });
+  return { p, url, log: () => log };
+}
+const server = startServer(["--max-sessions", "1"]);
+const api = await server.url;
+console.log(`server at ${api}`);
+
+// The prompt colour of the test double: FNV-1a of the UTF-8 text, one byte per channel.
+function promptRGB(s) {
+  let h = 2166136261;
+  for (const b of Buffer.from(s, "utf8")) h = Math.imul(h ^ b, 16777619) >>> 0;
+  return [h & 255, (h >>> 8) & 255, (h >>> 16) & 255];
+}
+const rgbToYuv = ([r, g, b]) => [16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255,
+  128 + (-37.797 * r - 74.203 * g + 112 * b) / 255, 128 + (112 * r - 93.786 * g - 18.214 * b) / 255];
+const dist = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+
+// ---- the client ----
+const messages = [], runtime = [], statuses = [], errors = [];
+const frames = { count: 0, sizes: new Set(), lastTop: null };
+const reactor = new Reactor({ modelName: "sana-streaming", local: true, apiUrl: api });
+reactor.on("statusChanged", (s) => statuses.push(s));
+reactor.on("message", (m) => messages.push(m));
+reactor.on("runtimeMessage", (m) => runtime.push(m));
+reactor.on("error", (e) => errors.push(e));
+let sink = null;
+reactor.on("trackReceived", (name, track) => {
+  if (name !== "main_video" || sink) return;
+  sink = new wrtc.nonstandard.RTCVideoSink(track);
+  sink.onframe = ({ frame }) => {
+    frames.count++;
+    frames.sizes.add(`${frame.width}x${frame.height}`);
+    const y = frame.data[2 * frame.width + (frame.width >> 1)];
+    const cOff = frame.width * frame.height, q = (frame.width >> 1) * (frame.height >> 1);
+    const u = frame.data[cOff + (frame.width >> 2)], v = frame.data[cOff + q + (frame.width >> 2)];
+    frames.lastTop = [y, u, v];
+  };
+});
+
+const t0 = Date.now();
+await reactor.connect();
+await until(() => reactor.getStatus() === "ready", 10000, "status ready");
+check(reactor.getStatus() === "ready", `connect -> ready in ${Date.now() - t0} ms`);
+const sid = reactor.getSessionId();
+check(typeof sid === "string" && sid.length > 8, "session id from /start_session");
+await until(() => messages.find((m) => m.type === "state"), 3000, "state on connect");
+check(messages.some((m) => m.type === "state" && m.data.running === false), "state on connect, not running");
+
+// Camera: a moving gradient at 24 fps, deliberately not the served size; switches size later.
+const source = new wrtc.nonstandard.RTCVideoSource();
+const camTrack = source.createTrack();
+let camW = 320, camH = 180, tick = 0;
+const camTimer = setInterval(() => {
+  const data = new Uint8ClampedArray(camW * camH * 1.5);
+  for (let i = 0; i < camW * camH; i++) data[i] = (i + tick * 4) & 255;
+  data.fill(128, camW * camH);
+  source.onFrame({ width: camW, height: camH, data });
+  tick++;
+}, 1000 / 24);
+reactor.publishTrack("camera", camTrack);
+
+await until(() => frames.count > 5, 5000, "main_video frames before start");
+check(frames.sizes.has(`${W}x${H}`) && frames.sizes.size === 1, `main_video at the served size (${[...frames.sizes]})`);
+
+// Capabilities (what ReactorController asks for).
+reactor.sendCommand("requestCapabilities", {}, "runtime");
+await until(() => runtime.find((m) => m.type === "modelCapabilities"), 3000, "modelCapabilities");
+const caps = runtime.find((m) => m.type === "modelCapabilities");
+check(caps && caps.data.commands.some((c) => c.name === "set_prompt" && c.schema.prompt.maxLength === 1000),
+      "modelCapabilities publishes the prompt limit");
+
+const since = (n) => messages.slice(n);
+const waitMsg = async (from, pred, ms, what) => until(() => since(from).find(pred), ms, what);
+
+// Bad commands over the data channel: each gets a command_error naming the problem.
+async function expectError(cmd, data, needle) {
+  const n = messages.length;
+  reactor.sendCommand(cmd, data);
+  const e = await waitMsg(n, (m) => m.type === "command_error", 3000, `command_error for ${cmd}`);
+  check(e && e.data.reason.includes(needle), `${cmd} ${JSON.stringify(data).slice(0, 40)} -> command_error "${e && e.data.reason}"`);
+}
+await expectError("start", {}, "no source");                    // default mode is file, no video
+await expectError("resume", {}, "not paused");
+await expectError("explode", {}, "unknown command 'explode'");
+await expectError("set_prompt", { prompt: 42 }, "'prompt' must be a string");
+await expectError("set_seed", { seed: "seven" }, "'seed' must be an integer");
+await expectError("set_prompt", { prompt: "x".repeat(1001) }, "limit is 1000");
+await expectError("set_mode", { mode: "tape" }, "\"live\" or \"file\"");
+
+// Live run.
+let n = messages.length;
+reactor.sendCommand("set_mode", { mode: "live" });
+reactor.sendCommand("set_prompt", { prompt: "make it watercolor" });
+reactor.sendCommand("start", {});
+check(!!await waitMsg(n, (m) => m.type === "prompt_accepted" && m.data.prompt === "make it watercolor", 3000, "prompt_accepted"), "prompt_accepted");
+check(!!await waitMsg(n, (m) => m.type === "generation_started", 3000, "generation_started"), "generation_started");
+const c1 = await waitMsg(n, (m) => m.type === "chunk_complete", 6000, "first chunk_complete");
+check(c1 && c1.data.chunk_index === 0 && c1.data.frames_emitted === 33 && c1.data.active_prompt === "make it watercolor",
+      `first chunk_complete ${JSON.stringify(c1 && c1.data)}`);
+check(since(n).some((m) => m.type === "state" && m.data.running === true && m.data.current_chunk >= 1), "state at the chunk boundary");
+await sleep(400);
+const want1 = rgbToYuv(promptRGB("make it watercolor"));
+check(frames.lastTop && dist(frames.lastTop, want1) < 40,
+      `edited frames arrive: top rows ${frames.lastTop && frames.lastTop.map(Math.round)} ~ prompt colour ${want1.map(Math.round)}`);
+
+// Mid-stream prompt change: lands at the next chunk boundary.
+n = messages.length;
+reactor.sendCommand("set_prompt", { prompt: "make it a pencil sketch" });
+await waitMsg(n, (m) => m.type === "prompt_accepted", 3000, "prompt_accepted B");
+const next = await waitMsg(n, (m) => m.type === "chunk_complete", 4000, "chunk after set_prompt");
+check(next && next.data.active_prompt === "make it a pencil sketch",
+      `the next chunk_complete carries the new prompt (${next && JSON.stringify(next.data)})`);
+await sleep(400);
+const want2 = rgbToYuv(promptRGB("make it a pencil sketch"));
+check(frames.lastTop && dist(frames.lastTop, want2) < 40 && dist(frames.lastTop, want2) < dist(frames.lastTop, want1),
+      `the video shows the new prompt (${frames.lastTop && frames.lastTop.map(Math.round)} ~ ${want2.map(Math.round)})`);
+
+// Camera resolution change mid-stream: rescaled, the run goes on, output size unchanged.
+n = messages.length;
+camW = 256; camH = 144;
+check(!!await waitMsg(n, (m) => m.type === "chunk_complete", 5000, "chunk after a camera resize"),
+      "camera resolution change mid-stream: chunks continue");
+check(frames.sizes.size === 1, `sent resolution stays fixed (${[...frames.sizes]})`);
+
+// Pause / resume.
+n = messages.length;
+reactor.sendCommand("pause", {});
+check(!!await waitMsg(n, (m) => m.type === "state" && m.data.paused === true && m.data.running === false, 3000, "paused state"), "pause -> state paused");
+await sleep(300);
+const pausedAt = messages.length;
+await sleep(1500);
+check(!since(pausedAt).some((m) => m.type === "chunk_complete"), "no chunk_complete while paused");
+const framesBefore = frames.count;
+await sleep(500);
+check(frames.count > framesBefore + 5, "main_video keeps flowing while paused");
+await expectError("pause", {}, "not running");
+n = messages.length;
+reactor.sendCommand("resume", {});
+check(!!await waitMsg(n, (m) => m.type === "chunk_complete", 5000, "chunk after resume"), "resume -> chunks again");
+
+// Reset.
+n = messages.length;
+reactor.sendCommand("reset", {});
+check(!!await waitMsg(n, (m) => m.type === "generation_reset", 3000, "generation_reset"), "reset -> generation_reset");
+const st = await waitMsg(n, (m) => m.type === "state", 3000, "state after reset");
+check(st && st.data.started === false && st.data.running === false && st.data.current_prompt === null && st.data.mode === "live",
+      `state after reset ${st && JSON.stringify(st.data)}`);
+
+// HTTP: the session limit, unknown sessions, garbage SDP, version headers.
+let r = await fetch(`${api}/start_session`, { method: "POST", body: "{}" });
+check(r.status === 429 && (await r.json()).error.includes("session limit"), `second session over the limit -> ${r.status}`);
+r = await fetch(`${api}/sessions/nope/transport/webrtc/sdp_params`);
+check(r.status === 404, `unknown session -> ${r.status}`);
+r = await fetch(`${api}/sessions/${sid}/transport/webrtc/sdp_params`, { method: "POST",
+  body: JSON.stringify({ sdp_offer: "hello, I am not SDP", track_mapping: [{ mid: "0", name: "main_video" }] }) });
+check(r.status === 400, `garbage SDP -> ${r.status} ${JSON.stringify(await r.json())}`);
+r = await fetch(`${api}/sessions/${sid}/transport/webrtc/sdp_params`, { method: "POST", body: "{not json" });
+check(r.status === 400, `malformed JSON body -> ${r.status}`);
+r = await fetch(`${api}/start_session`, { method: "POST", headers: { "Reactor-API-Version": "2" }, body: "{}" });
+check(r.status === 501, `Reactor-API-Version 2 -> ${r.status}`);
+r = await fetch(`${api}/sessions/${sid}/uploads`, { method: "POST", body: JSON.stringify({ name: "big.mp4", size: 5 << 20, mime_type: "video/mp4" }) });
+check(r.status === 413, `upload over the limit -> ${r.status}`);
+r = await fetch(`${api}/sessions/${sid}/transport/webrtc/ice_servers`, { method: "OPTIONS", headers: { Origin: "http://example.test" } });
+check(r.status === 204 && r.headers.get("access-control-allow-origin") === "http://example.test", `CORS preflight -> ${r.status}`);
+n = messages.length;
+reactor.sendCommand("set_seed", { seed: 1234 });
+check(!!await waitMsg(n, (m) => m.type === "state" && m.data.seed === 1234, 3000, "state after set_seed"),
+      "the session's peer survived the bad requests (set_seed -> state)");
+
+// File mode: a clip made by ffmpeg, then a file that is not a video.
+let fileDone = false;
+try {
+  const clip = path.join(scratch, "clip.webm");
+  execFileSync("ffmpeg", ["-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x96:rate=24", "-frames:v", "40",
+                          "-c:v", "libvpx", "-pix_fmt", "yuv420p", clip]);
+  n = messages.length;
+  const ref = await reactor.uploadFile(new Blob([fs.readFileSync(clip)], { type: "video/webm" }), { name: "clip.webm" });
+  check(ref && ref.uploadId, "uploadFile -> FileRef");
+  reactor.sendCommand("set_mode", { mode: "file" });
+  reactor.sendCommand("set_video", { video: ref });
+  const acc = await waitMsg(n, (m) => m.type === "video_accepted", 5000, "video_accepted");
+  check(acc && acc.data.num_frames === 40 && acc.data.width === 160, `video_accepted ${acc && JSON.stringify(acc.data)}`);
+  reactor.sendCommand("set_prompt", { prompt: "file edit" });
+  reactor.sendCommand("start", {});
+  const done = await waitMsg(n, (m) => m.type === "generation_complete", 10000, "generation_complete");
+  check(done && done.data.total_chunks === 2, `generation_complete ${done && JSON.stringify(done.data)}`);
+  const chunks = since(n).filter((m) => m.type === "chunk_complete");
+  check(chunks.length === 2 && chunks[1].data.frames_emitted >= 40, `file run chunks ${JSON.stringify(chunks.map((c) => c.data))}`);
+  reactor.sendCommand("reset", {});
+  n = messages.length;
+  const junk = await reactor.uploadFile(new Blob([Buffer.from("this is not a video at all".repeat(100))], { type: "video/mp4" }), { name: "junk.mp4" });
+  reactor.sendCommand("set_video", { video: junk });
+  const e = await waitMsg(n, (m) => m.type === "command_error", 5000, "command_error for junk video");
+  check(e && e.data.command === "set_video" && e.data.reason.includes("decode failed"), `set_video junk -> ${e && e.data.reason}`);
+  fileDone = true;
+} catch (err) {
+  check(false, `file mode: ${err.stack || err}`);
+}
+
+// Disconnect: the local stop_session frees the session.
+clearInterval(camTimer);
+await reactor.disconnect();
+r = await fetch(`${api}/health`);
+check((await r.json()).sessions === 0, "disconnect -> stop_session freed the session");
+
+// A client that vanishes mid-run (no stop call): the server frees it after the idle timeout and
+// keeps serving.
+const gone = new Reactor({ modelName: "sana-streaming", local: true, apiUrl: api });
+await gone.connect();
+await until(() => gone.getStatus() === "ready", 10000, "second client ready");
+const src2 = new wrtc.nonstandard.RTCVideoSource();
+const t2 = src2.createTrack();
+const tm2 = setInterval(() => src2.onFrame({ width: 320, height: 180, data: new Uint8ClampedArray(320 * 180 * 1.5).fill(90) }), 1000 / 24);
+gone.publishTrack("camera", t2);
+gone.sendCommand("set_mode", { mode: "live" });
+gone.sendCommand("start", {});
+await sleep(1600); // mid-run
+clearInterval(tm2);
+await gone.disconnect(true); // recoverable: closes the peer, sends no stop
+r = await fetch(`${api}/health`);
+check((await r.json()).sessions === 1, "vanished client: session still held right after");
+await sleep(7000);
+r = await fetch(`${api}/health`);
+check((await r.json()).sessions === 0, "vanished client: session freed after the idle timeout");
+r = await fetch(`${api}/start_session`, { method: "POST", body: "{}" });
+check(r.status === 200, `server keeps serving: new session -> ${r.status}`);
+await fetch(`${api}/stop_session`, { method: "POST" });
+
+// Bearer token: a second server with --token.
+const guarded = startServer(["--token", "s3cret"]);
+const gapi = await guarded.url;
+r = await fetch(`${gapi}/sessions`, { method: "POST", body: "{}" });
+check(r.status === 401, `no bearer token -> ${r.status}`);
+r = await fetch(`${gapi}/sessions`, { method: "POST", headers: { Authorization: "Bearer s3cret" }, body: "{}" });
+check(r.status === 200, `right bearer token -> ${r.status}`);
+guarded.p.kill("SIGTERM");
+
+check(!errors.length, `no SDK errors (${errors.map((e) => e.code).join(",")})`);
+server.p.kill("SIGTERM");
+const code = await new Promise((res) => server.p.on("exit", (c) => res(c)));
+check(code === 0, `server exits cleanly on SIGTERM (${code})`);
+if (failures) console.log(server.log().split("\n").slice(-60).join("\n"));
+console.log(`sdk_node: ${checks - failures} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
