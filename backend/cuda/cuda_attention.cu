@@ -76,6 +76,12 @@ __device__ __forceinline__ void mma_bf16(float c[4], const unsigned a[4], unsign
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+#define LOG2E 1.4426950408889634f
+__device__ __forceinline__ float fast_exp2(float x) { /* ex2.approx: exp2(-inf) = 0 */
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<unsigned *>(&h);
@@ -86,18 +92,30 @@ __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
 template <int R, int DP>
 __device__ __forceinline__ void load_tile(__nv_bfloat16 *s, const __nv_bfloat16 *g, int r0,
                                           int limit, int64_t stride, int width) {
-  constexpr int LD = DP + 8, CH = DP / 8;
-  for (int i = threadIdx.x; i < R * CH; i += FA_THREADS) {
-    int r = i / CH, c = i % CH;
+  constexpr int LD = DP + 8, CH = DP / 8, N = R * CH / FA_THREADS;
+  static_assert(R * CH % FA_THREADS == 0, "tile chunks must split evenly over the block");
+  /* chunk i = threadIdx.x + k·FA_THREADS is (row i / CH, column i % CH); step (r, c) instead
+   * of dividing for each chunk */
+  constexpr int DR = FA_THREADS / CH, DC = FA_THREADS % CH;
+  int r = threadIdx.x / CH, c = threadIdx.x % CH;
+#pragma unroll
+  for (int k = 0; k < N; k++) {
     bool ok = r0 + r < limit && c * 8 < width;
     const __nv_bfloat16 *src = ok ? g + (int64_t)(r0 + r) * stride + c * 8 : g;
     cp_async16(s + r * LD + c * 8, src, ok);
+    r += DR;
+    c += DC;
+    if (c >= CH) {
+      c -= CH;
+      r++;
+    }
   }
 }
 
 /* MT m-tiles of 16 query rows per warp: with MT = 2 each K/V fragment read from shared memory
- * feeds two mma instead of one, halving shared-memory traffic per FLOP (the accumulators of
- * 32 rows then need ~220 registers, so head dims above 128 use MT = 1). */
+ * feeds two mma instead of one, but the accumulators of 32 rows need all 255 registers (it
+ * spills at D = 112) and allow 2 blocks per SM instead of 3; measured slower on an H100, so
+ * MT = 1 is the default and SANA_CUDA_ATTN_MT=2 selects the other. */
 template <int DP, int MT>
 __global__ void __launch_bounds__(FA_THREADS) attn_mma_kernel(attn_args a) {
   constexpr int LD = DP + 8, BR = FA_BR * MT;
@@ -184,40 +202,89 @@ __global__ void __launch_bounds__(FA_THREADS) attn_mma_kernel(attn_args a) {
       }
     }
 
-    /* logits, mask, online softmax (rows g and g + 8 of each 16-row m-tile) */
+    /* logits, mask, online softmax (rows g and g + 8 of each 16-row m-tile), in the log2
+     * domain so each probability is one ex2. Each option is a uniform branch around a whole
+     * loop: inside the loop the compiler would predicate the tanh of the softcap into every
+     * element, which once doubled the kernel's instruction count. */
     const bool plain = !a.causal && kv0 + FA_BC <= a.m; /* every key of the tile is visible */
+    const bool extra = a.softcap > 0.0f || a.bias;
+    const float sc = extra ? a.scale : a.scale * LOG2E;
 #pragma unroll
-    for (int mt = 0; mt < MT; mt++) {
-      float mx[2] = {-INFINITY, -INFINITY};
+    for (int mt = 0; mt < MT; mt++)
 #pragma unroll
       for (int j = 0; j < FA_BC / 8; j++)
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-          int key = kv0 + j * 8 + 2 * tig + (e & 1), r = e >> 1;
-          float x = !plain && attn_masked(a, qi[mt][r], key) ? -INFINITY
-                                                             : attn_logit(a, s[mt][j][e], key);
-          s[mt][j][e] = x;
-          mx[r] = fmaxf(mx[r], x);
-        }
+        for (int e = 0; e < 4; e++) s[mt][j][e] *= sc;
+    if (extra) {
+      if (a.softcap > 0.0f) {
+        const float cap = a.softcap, icap = 1.0f / a.softcap;
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+          for (int j = 0; j < FA_BC / 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) s[mt][j][e] = cap * tanhf(s[mt][j][e] * icap);
+      }
+      if (a.bias) {
+#pragma unroll
+        for (int j = 0; j < FA_BC / 8; j++)
+#pragma unroll
+          for (int e = 0; e < 2; e++) {
+            int key = min(kv0 + j * 8 + 2 * tig + e, a.m - 1); /* keys past m are masked below */
+            float b = __bfloat162float(a.bias[key]);
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+              s[mt][j][e] += b;
+              s[mt][j][e + 2] += b;
+            }
+          }
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int j = 0; j < FA_BC / 8; j++)
+#pragma unroll
+          for (int e = 0; e < 4; e++) s[mt][j][e] *= LOG2E;
+    }
+    if (!plain) {
+#pragma unroll
+      for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int j = 0; j < FA_BC / 8; j++)
+#pragma unroll
+          for (int e = 0; e < 4; e++)
+            if (attn_masked(a, qi[mt][e >> 1], kv0 + j * 8 + 2 * tig + (e & 1))) s[mt][j][e] = -INFINITY;
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+      /* two partial maxima per row shorten the dependency chain */
+      float mx[2][2] = {{-INFINITY, -INFINITY}, {-INFINITY, -INFINITY}};
+#pragma unroll
+      for (int j = 0; j < FA_BC / 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) mx[e >> 1][e & 1] = fmaxf(mx[e >> 1][e & 1], s[mt][j][e]);
       float alpha[2], base[2];
 #pragma unroll
       for (int r = 0; r < 2; r++) {
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        float mn = fmaxf(mrow[mt][r], mx[r]);
+        float m = fmaxf(mx[r][0], mx[r][1]);
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+        float mn = fmaxf(mrow[mt][r], m);
         base[r] = mn == -INFINITY ? 0.0f : mn; /* a row with nothing visible yet stays at 0 */
-        alpha[r] = __expf(mrow[mt][r] - base[r]);
+        alpha[r] = fast_exp2(mrow[mt][r] - base[r]);
         mrow[mt][r] = mn;
-        lrow[mt][r] *= alpha[r];
       }
+      float ls[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
       for (int j = 0; j < FA_BC / 8; j++)
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-          float p = __expf(s[mt][j][e] - base[e >> 1]);
+          float p = fast_exp2(s[mt][j][e] - base[e >> 1]);
           s[mt][j][e] = p;
-          lrow[mt][e >> 1] += p;
+          ls[e >> 1][e & 1] += p;
         }
+#pragma unroll
+      for (int r = 0; r < 2; r++) lrow[mt][r] = lrow[mt][r] * alpha[r] + ls[r][0] + ls[r][1];
 #pragma unroll
       for (int i = 0; i < DP / 8; i++) {
         o[mt][i][0] *= alpha[0];
@@ -376,12 +443,11 @@ static void cuda_attention(sana_backend *be, sana_tensor *o, const sana_tensor *
 
   int dmax = D > Dv ? (int)D : (int)Dv;
   bool mma = D % 8 == 0 && Dv % 8 == 0 && cuda_aligned16(a.q, a.k, a.v) && cuda_aligned16(a.o);
-  /* SANA_CUDA_ATTN_MT=1 keeps one m-tile per warp for every head dim (to compare) */
-  static int mt1 = -1;
-  if (mt1 < 0) mt1 = getenv("SANA_CUDA_ATTN_MT") && atoi(getenv("SANA_CUDA_ATTN_MT")) == 1;
-  if (mma && dmax <= 32) mt1 ? launch_mma<32, 1>(be, a) : launch_mma<32, 2>(be, a);
-  else if (mma && dmax <= 64) mt1 ? launch_mma<64, 1>(be, a) : launch_mma<64, 2>(be, a);
-  else if (mma && dmax <= 112) mt1 ? launch_mma<112, 1>(be, a) : launch_mma<112, 2>(be, a);
+  static int mt2 = -1; /* SANA_CUDA_ATTN_MT=2: two m-tiles per warp for head dims <= 112 */
+  if (mt2 < 0) mt2 = getenv("SANA_CUDA_ATTN_MT") && atoi(getenv("SANA_CUDA_ATTN_MT")) == 2;
+  if (mma && dmax <= 32) mt2 ? launch_mma<32, 2>(be, a) : launch_mma<32, 1>(be, a);
+  else if (mma && dmax <= 64) mt2 ? launch_mma<64, 2>(be, a) : launch_mma<64, 1>(be, a);
+  else if (mma && dmax <= 112) mt2 ? launch_mma<112, 2>(be, a) : launch_mma<112, 1>(be, a);
   else if (mma) launch_mma<256, 1>(be, a);
   else
     attn_simple_kernel<<<cuda_blocks(n * H, 4), 128, 0, cuda_of(be)->stream>>>(a);
