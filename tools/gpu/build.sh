@@ -3,6 +3,7 @@
 # cJSON or pkg-config there):
 #
 #   tools/gpu/build.sh [DEBS_DIR]      # builds build-gpu/ (Release, CUDA backend for sm_90)
+#   TARGETS="test_backend_ops" tools/gpu/build.sh   # only those targets
 #   . build-gpu/env.sh                 # then run e.g. build-gpu/tests/backend/test_backend_ops
 #
 # The CPU reference backend needs OpenBLAS and cJSON. Where pkg-config cannot find them, the
@@ -34,4 +35,6 @@ fi
 export CUDACXX=${CUDACXX:-/usr/local/cuda/bin/nvcc}
 gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S . -B "$out" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DSANA_CUDA=ON
-cmake --build "$out" -j"$(nproc)"
+targets=()
+for t in ${TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$out" -j"$(nproc)" "${targets[@]}"
