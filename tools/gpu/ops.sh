@@ -26,7 +26,7 @@ if command -v compute-sanitizer >/dev/null; then
   timeout 60 compute-sanitizer --tool racecheck "$bin" -o "attention 70q" >"$out/racecheck.log" 2>&1
   echo "racecheck rc=$?" >>"$out/racecheck.log"
 fi
-SANA_CUDA_ATTN_MT=2 timeout 60 "$bin" --perf -o attention >"$out/attn_mt2.log" 2>&1
+SANA_CUDA_ATTN_MT=1 timeout 60 "$bin" --perf -o attention >"$out/attn_mt1.log" 2>&1
 if [ -n "${PROFILE:-}" ] && command -v ncu >/dev/null; then
   for mt in 2 1; do
     SANA_CUDA_ATTN_MT=$mt timeout 120 ncu -k regex:attn_mma -c 1 --section SpeedOfLight \
@@ -42,5 +42,5 @@ for f in memcheck racecheck; do [ -f "$out/$f.log" ] && tail -4 "$out/$f.log"; d
 for f in "$out"/ncu_mt*.log; do
   [ -f "$f" ] && { echo "== $f"; grep -E "Duration|Throughput|Occupancy|Registers|Warp Cycles|Issued Ipc|Block Limit|stall|Stall|Shared Memory Configuration Size|L1/TEX Hit|L2 Hit" "$f" | head -40; }
 done
-grep attention "$out/attn_mt2.log" | sed 's/^/MT=2: /'
+grep attention "$out/attn_mt1.log" | sed "s/^/MT=1: /"
 cat "$out/ops.log"
