@@ -16,8 +16,9 @@ static const float sampler_dt[4] = {-0.0390625f, -0.06787109375f, -0.150390625f,
 void sana_dit_timestep_freq(float *out, int dim, int tau) {
   int half = dim / 2;
   for (int i = 0; i < half; i++) {
-    float f = expf(-logf(10000.0f) * (float)i / (float)half);
-    float a = (float)tau * f; /* fp32 like upstream's timestep_embedding */
+    float e = -logf(10000.0f) * (float)i / (float)half;
+    float f = (float)exp((double)e); /* correctly rounded fp32 exp */
+    float a = (float)tau * f;        /* fp32 like upstream's timestep_embedding */
     out[i] = cosf(a);
     out[half + i] = sinf(a);
   }

@@ -44,7 +44,7 @@ typedef struct bo_tensor {
     }                                                                                   \
   }
 
-#define BO_MAX_TENSORS 8
+#define BO_MAX_TENSORS 12
 
 enum {
   BO_PERF_ONLY = 1, /* no reference comparison; only timed with --perf */

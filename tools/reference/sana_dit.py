@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from st_io import read_safetensors, write_safetensors  # noqa: E402
+from st import load as read_safetensors, save as write_safetensors  # noqa: E402
 
 TIMESTEPS = [1000, 961, 893, 743]
 SIGMAS = [1.0, 0.961, 0.893, 0.743, 0.0]
@@ -184,19 +184,30 @@ def gdn_attn(W, p, u, ang, T, S, cfg, cache, save):
     beta = torch.sigmoid(u @ W[p + "beta_proj.weight"].t() + W[p + "beta_proj.bias"]).view(T, S, H)
     a = u.view(T, S, C).mean(1) @ W[p + "gate_proj.weight"].t() + W[p + "gate_proj.bias"]  # [T, H]
     g = torch.exp(-torch.exp(W[p + "A_log"]) * F.softplus(a + W[p + "dt_bias"]))           # [T, H]
+    gate = (u @ W[p + "output_gate.weight"].t() + W[p + "output_gate.bias"]).view(T, S, H, D)
+    S0 = cache["state_kv"].to(u.dtype) if "state_kv" in cache else u.new_zeros(H, D, D)
+    z0 = cache["state_z"].to(u.dtype) if "state_z" in cache else u.new_zeros(H, D)
+    o, Sx, zx = gdn_core(qh, qr, kh, kr, v, beta, g, gate, S0, z0)
+    if save:
+        cache["state_kv"], cache["state_z"] = Sx, zx  # forward-scan values only
+    return o.reshape(N, C) @ W[p + "proj.weight"].t() + W[p + "proj.bias"]
+
+
+def gdn_core(qh, qr, kh, kr, v, beta, g, gate, Sx, zx):
+    """The chunk core (the backend op dit.gdn_chunk): features [T, S, H, D], beta [T, S, H],
+    g [T, H], gate pre-activation [T, S, H, D], state Sx [H, Dv, Dk], zx [H, D]."""
+    T = qh.shape[0]
     P = torch.einsum("tshk,tsh,tshj->thkj", kr, beta, kr)                      # [T, H, D, D]
     A = torch.einsum("tshv,tsh,tshk->thvk", v, beta, kr)                       # [T, H, Dv, Dk]
     Pz = torch.einsum("tshk,tsh,tshj->thkj", kh, beta, kh)
     b = torch.einsum("tsh,tshk->thk", beta, kh)                                # [T, H, D]
-    Sx = cache["state_kv"].to(u.dtype) if "state_kv" in cache else u.new_zeros(H, D, D)
-    zx = cache["state_z"].to(u.dtype) if "state_z" in cache else u.new_zeros(H, D)
     Ms, zs = [], []
     for t in range(T):  # forward scan from the cached state
         Sx = g[t][:, None, None] * (Sx - Sx @ P[t]) + A[t]
         zx = g[t][:, None] * (zx - torch.einsum("hkj,hj->hk", Pz[t], zx)) + b[t]
         Ms.append(Sx)
         zs.append(zx)
-    R, r = u.new_zeros(H, D, D), u.new_zeros(H, D)
+    R, r = torch.zeros_like(Sx), torch.zeros_like(zx)
     for t in range(T - 1, -1, -1):  # reverse scan inside the chunk, from zero
         Ms[t], zs[t] = Ms[t] + R, zs[t] + r
         R = g[t][:, None, None] * (R - R @ P[t]) + A[t]
@@ -204,11 +215,7 @@ def gdn_attn(W, p, u, ang, T, S, cfg, cache, save):
     Mh, zh = torch.stack(Ms), torch.stack(zs)                                  # [T, H, D, D], [T, H, D]
     num = torch.einsum("thvk,tshk->tshv", Mh, qr)                              # rotated features
     den = torch.einsum("thk,tshk->tsh", zh, qh)                                # un-rotated features
-    gate = F.silu(u @ W[p + "output_gate.weight"].t() + W[p + "output_gate.bias"]).view(T, S, H, D)
-    o = (num / (den[..., None] + 1e-8) * gate).reshape(N, C)
-    if save:
-        cache["state_kv"], cache["state_z"] = Sx, zx  # forward-scan values only
-    return o @ W[p + "proj.weight"].t() + W[p + "proj.bias"]
+    return num / (den[..., None] + 1e-8) * F.silu(gate), Sx, zx
 
 
 def softmax_attn(W, p, u, ang, cfg, cache, save):
@@ -404,7 +411,47 @@ def cmd_fixtures(out, fp64=False):
     rec = {}
     run_inputs(sd, inp, torch.float64 if fp64 else torch.float32, rec=rec)
     write_safetensors(os.path.join(out, "expected.safetensors"), {k: v.float() for k, v in rec.items()})
+    write_safetensors(os.path.join(out, "ops.safetensors"), make_op_cases())
     print("wrote %s: %d expected tensors" % (out, len(rec)))
+
+
+def make_op_cases(seed=5):
+    """Inputs and PyTorch outputs of the backend's dit ops (tests/dit/test_dit_ops.c)."""
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *shape: torch.randn(*shape, generator=g)
+    o = {}
+    T, Hl, Wl, C = 3, 2, 3, 5
+    S = Hl * Wl
+    o["tconv.s"], o["tconv.w"], o["tconv.prev"] = r(T, S, C), r(C, C, 3, 1), r(S, C)
+    for name, prev in (("tconv.y_prev", o["tconv.prev"]), ("tconv.y", None)):
+        s_in = torch.cat([prev[None], o["tconv.s"]]) if prev is not None else o["tconv.s"]
+        t = F.conv2d(s_in.permute(2, 0, 1)[None], o["tconv.w"], padding=(1, 0))[0].permute(1, 2, 0)
+        o[name] = o["tconv.s"] + (t[1:] if prev is not None else t)
+    x, w, b = r(2, 3, 4, 5), r(5, 1, 3, 3), r(5)
+    o["dwconv.x"], o["dwconv.w"], o["dwconv.b"] = x.reshape(24, 5), w, b
+    o["dwconv.y"] = F.conv2d(x.permute(0, 3, 1, 2), w, b, padding=1, groups=5).permute(0, 2, 3, 1).reshape(24, 5)
+    o["glu.x"] = r(7, 8)
+    o["glu.y"] = o["glu.x"][:, :4] * F.silu(o["glu.x"][:, 4:])
+    o["frame_mean.x"] = r(12, 5)
+    o["frame_mean.y"] = o["frame_mean.x"].view(3, 4, 5).mean(1)
+    T, S, H, D = 3, 5, 2, 6
+    kappa = (D * S) ** -0.5
+    gd = {"qh": F.relu(r(T, S, H, D)), "kh": F.relu(r(T, S, H, D)) * kappa, "v": r(T, S, H, D),
+          "beta": torch.sigmoid(r(T, S, H)), "g": torch.rand(T, H, generator=g) * 0.9 + 0.05,
+          "gate": r(T, S, H, D), "state_kv": r(H, D, D) * 0.3, "state_z": torch.rand(H, D, generator=g)}
+    ang = torch.rand(T * S, D // 2, generator=g, dtype=torch.float64) * 6.28
+    gd["qr"] = rope(gd["qh"].reshape(T * S, H, D), ang).view(T, S, H, D)
+    gd["kr"] = rope(gd["kh"].reshape(T * S, H, D), ang).view(T, S, H, D)
+    out, Sx, zx = gdn_core(gd["qh"], gd["qr"], gd["kh"], gd["kr"], gd["v"], gd["beta"], gd["g"], gd["gate"],
+                           gd["state_kv"], gd["state_z"])
+    for k, v in gd.items():
+        o["gdn." + k] = v
+    o["gdn.o"], o["gdn.state_kv_out"], o["gdn.state_z_out"] = out, Sx, zx
+    o["timestep.961"] = timestep_freq(961, 256, torch.float32)
+    o["timestep.0"] = timestep_freq(0, 256, torch.float32)
+    ang = rope_angles(32, 5, 2, 2, 3)  # head dim 32, frames 5..6, grid 2×3
+    o["rope.cos"], o["rope.sin"] = torch.cos(ang).float(), torch.sin(ang).float()
+    return {k: v.float() for k, v in o.items()}
 
 
 def cmd_full(out, device):
