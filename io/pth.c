@@ -137,13 +137,24 @@ static sana_status walk(pth *P, const sana_pk *root, sana_error *err) {
   return SANA_OK;
 }
 
+/* The archive folder: torch names it after the file (or "archive"); data.pkl sits right in it. */
+static int find_prefix(pth *P) {
+  for (size_t i = 0; i < P->zip.n; i++) {
+    const sana_zip_entry *e = &P->zip.e[i];
+    const char *slash = memchr(e->name, '/', e->name_len);
+    size_t k = slash ? (size_t)(slash - e->name) : 0;
+    if (slash && k > 0 && k < sizeof P->prefix - 16 && e->name_len == k + 9 && !memcmp(slash, "/data.pkl", 9)) {
+      memcpy(P->prefix, e->name, k);
+      P->prefix[k] = 0;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static sana_status parse(pth *P, sana_error *err) {
-  const sana_zip_entry *first = P->zip.n ? &P->zip.e[0] : NULL;
-  const char *slash = first ? memchr(first->name, '/', first->name_len) : NULL;
-  if (!slash || (size_t)(slash - first->name) >= sizeof P->prefix - 16)
-    return sana_err(err, SANA_ERR_FORMAT, "%s: not a torch.save archive (no '<archive>/' folder)", P->label);
-  memcpy(P->prefix, first->name, (size_t)(slash - first->name));
-  P->prefix[slash - first->name] = 0;
+  if (!find_prefix(P))
+    return sana_err(err, SANA_ERR_FORMAT, "%s: not a torch.save archive (no '<archive>/data.pkl')", P->label);
   char rec[160];
   const unsigned char *data;
   snprintf(rec, sizeof rec, "%s/byteorder", P->prefix);
@@ -157,7 +168,6 @@ static sana_status parse(pth *P, sana_error *err) {
   }
   snprintf(rec, sizeof rec, "%s/data.pkl", P->prefix);
   e = sana_zip_find(&P->zip, rec);
-  if (!e) return sana_err(err, SANA_ERR_FORMAT, "%s: not a torch.save archive (no '%s')", P->label, rec);
   sana_status s = sana_zip_data(&P->zip, e, &data, err);
   if (s) return s;
   char label[600];

@@ -99,7 +99,28 @@ static void write_variant(const char *dst, long cut, int bad_magic) {
   free(pp);
 }
 
+/* The 4.4 GB checkpoint of make_pth_fixtures.py --big, when SANA_BIG_PTH names it: torch's own
+ * zip64 records, a storage larger than 4 GB and one that starts past 4 GB, all without a copy. */
+static void check_big(void) {
+  const char *path = getenv("SANA_BIG_PTH");
+  if (!path) return;
+  sana_ckpt *c = NULL;
+  sana_error err = {0};
+  CHECK_OK(sana_ckpt_open(&c, path, &err), &err);
+  if (!c) return;
+  const sana_tensor *b = sana_ckpt_find(c, "big"), *a = sana_ckpt_find(c, "after");
+  CHECK(b && b->dtype == SANA_U8 && b->ne[0] == 4400000000, "big tensor");
+  if (b) {
+    const unsigned char *p = b->data;
+    CHECK(p[0] == 7 && p[1] == 8 && p[2] == 0 && p[4400000000 - 1] == 9, "big tensor's end marks");
+  }
+  CHECK(a && a->dtype == SANA_F32 && ((const float *)a->data)[3] == 4.0f, "tensor stored past 4 GB");
+  printf("  ok   %s: 4.4 GB storage and a tensor past 4 GB\n", path);
+  sana_ckpt_close(c);
+}
+
 int main(void) {
+  check_big();
   const char *cases[] = {"plain", "wrapped", "generator", "prefixed", "params"};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char a[64], b[64];
@@ -108,6 +129,7 @@ int main(void) {
     compare(a, b);
   }
   compare("pth/zip64.pth", "pth/plain.expected.safetensors"); /* zip64 records, unaligned data */
+  compare("pth/torch2_layout.pth", "pth/plain.expected.safetensors"); /* byteorder, .data/ records */
   check_zero_copy();
   sana_ckpt *c = sana_fixture_open("pth/empty_far_offset.pth");
   const sana_tensor *e = sana_ckpt_find(c, "e");
@@ -119,6 +141,7 @@ int main(void) {
   expect_refused(p = path_of("pth/bad_missing_storage.pth"), 0, "data/2", "missing"), free(p);
   expect_refused(p = path_of("pth/bad_bounds.pth"), 0, "'w'", "reaches element 7"), free(p);
   expect_refused(p = path_of("pth/bad_deflated.pth"), 0, "compressed", NULL), free(p);
+  expect_refused(p = path_of("pth/bad_big_endian.pth"), 0, "big-endian", "byteorder"), free(p);
 
   char tmp[] = "/tmp/sana_pth_XXXXXX";
   close(mkstemp(tmp));

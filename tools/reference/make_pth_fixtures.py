@@ -6,11 +6,15 @@ return (keys after upstream's normalize_state_dict, values contiguous), written 
 (8-byte LE header length + JSON + data) so the check does not depend on our own writer.
 It also writes malformed archives: a pickle that calls os.system (pickled by hand with a
 opcode by opcode; nothing here ever unpickles it), a zip whose storage entry is missing, a
-tensor reaching past its storage, a deflated archive and a zip64 rewrite of a good file. pickles/ holds each data.pkl alone
+tensor reaching past its storage, a deflated archive, a big-endian one, the records torch 2.x adds, and a zip64 rewrite of a
+good file. pickles/ holds each data.pkl alone
 (seeds for fuzz/fuzz_pickle.c).
 
 Regenerate (Debian's PyTorch 1.13):
     /usr/bin/python3 tools/reference/make_pth_fixtures.py tests/fixtures/pth
+A 4.4 GB checkpoint with torch's own zip64 records (not committed; test_io_pth checks it when
+SANA_BIG_PTH names it):
+    /usr/bin/python3 tools/reference/make_pth_fixtures.py --big /tmp/big.pth
 """
 import collections
 import io
@@ -78,8 +82,10 @@ def state_dict():
     return sd
 
 
-def rezip(src, dst, *, drop=None, compress=zipfile.ZIP_STORED, replace=None):
+def rezip(src, dst, *, drop=None, compress=zipfile.ZIP_STORED, replace=None, add=()):
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compress) as zout:
+        for name, data in add:
+            zout.writestr(name, data)
         for info in zin.infolist():
             if drop and info.filename.endswith(drop):
                 continue
@@ -174,7 +180,26 @@ def main(out):
         e=FakeTensor(Persist(torch.FloatStorage, "0", 6), 2**62, (0, 3), (3, 1))))
     rezip(plain, os.path.join(out, "empty_far_offset.pth"), replace=("/data.pkl", far))
     zip64_copy(plain, os.path.join(out, "zip64.pth"))
+    # the records torch 2.x adds (serialization.py _save: byteorder; the writer: .data/...),
+    # here ahead of data.pkl so the archive folder is not taken from the first entry
+    torch2 = [("plain/.data/version", b"3\n"), ("plain/byteorder", b"little"),
+              ("plain/.data/serialization_id", b"0123456789012345678901234567890123456789")]
+    rezip(plain, os.path.join(out, "torch2_layout.pth"), add=torch2)
+    rezip(plain, os.path.join(out, "bad_big_endian.pth"), add=[("plain/byteorder", b"big")])
+
+
+def big(path):
+    """A checkpoint past 4 GB (not committed): torch's own zip64 records. A 4.4 GB uint8 tensor
+    with marks at both ends, then "after" = [1, 2, 3, 4] whose storage starts past 4 GB.
+    test_io_pth checks it when SANA_BIG_PTH names it."""
+    n = 4_400_000_000
+    t = torch.zeros(n, dtype=torch.uint8)  # untouched pages stay unallocated
+    t[0], t[1], t[n - 1] = 7, 8, 9
+    torch.save({"state_dict": collections.OrderedDict(big=t, after=torch.arange(1.0, 5.0))}, path)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/pth")
+    if len(sys.argv) == 3 and sys.argv[1] == "--big":
+        big(sys.argv[2])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/pth")
