@@ -26,6 +26,7 @@ struct sana_peer {
   gboolean answered;
   int send_idx, recv_idx;
   int send_pt, recv_pt;
+  guint32 ssrc; /* of main_video, signalled in the answer so that a BUNDLEd receiver can route it */
   char codec[8], recv_codec[8];
   GString *cands[8]; /* gathered candidates per m-line */
   guint gather_timeout;
@@ -339,9 +340,9 @@ static GstElement *make_send_chain(sana_peer *p, char *error, size_t es) {
   snprintf(desc, sizeof desc,
            "appsrc name=src is-live=true format=time do-timestamp=true "
            "caps=video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! videoconvert ! video/x-raw,format=I420 ! "
-           "queue max-size-buffers=4 leaky=downstream ! %s pt=%d ! "
-           "capsfilter caps=\"application/x-rtp,media=video,encoding-name=%s,payload=%d,clock-rate=90000\"",
-           p->cfg.width, p->cfg.height, p->cfg.fps, enc, p->send_pt, p->codec, p->send_pt);
+           "queue max-size-buffers=4 leaky=downstream ! %s pt=%d ssrc=%u ! "
+           "capsfilter caps=\"application/x-rtp,media=video,encoding-name=%s,payload=%d,clock-rate=90000,ssrc=(uint)%u\"",
+           p->cfg.width, p->cfg.height, p->cfg.fps, enc, p->send_pt, p->ssrc, p->codec, p->send_pt, p->ssrc);
   GError *e = NULL;
   GstElement *bin = gst_parse_bin_from_description(desc, TRUE, &e);
   if (!bin) {
@@ -391,6 +392,7 @@ sana_peer *sana_peer_new(const char *offer_sdp, const char *send_mid, const char
   }
   g_object_set(p->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, NULL);
   gst_bin_add(GST_BIN(p->pipe), p->webrtc);
+  p->ssrc = g_random_int_range(1, G_MAXINT32);
   GstElement *send = make_send_chain(p, error, es);
   if (!send) goto fail;
   gst_bin_add(GST_BIN(p->pipe), send);
@@ -449,6 +451,7 @@ sana_peer *sana_peer_new(const char *offer_sdp, const char *send_mid, const char
                                           90000, NULL);
       if (!strcmp(enc, "H264"))
         gst_caps_set_simple(caps, "packetization-mode", G_TYPE_STRING, "1", "profile-level-id", G_TYPE_STRING, "42e01f", NULL);
+      if (is_send) gst_caps_set_simple(caps, "ssrc", G_TYPE_UINT, p->ssrc, NULL);
       if (pt >= 0) g_object_set(t, "codec-preferences", caps, NULL);
       g_object_set(t, "direction",
                    is_send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, NULL);

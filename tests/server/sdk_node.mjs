@@ -150,7 +150,8 @@ check(!!await waitMsg(n, (m) => m.type === "generation_started", 3000, "generati
 const c1 = await waitMsg(n, (m) => m.type === "chunk_complete", 6000, "first chunk_complete");
 check(c1 && c1.data.chunk_index === 0 && c1.data.frames_emitted === 33 && c1.data.active_prompt === "make it watercolor",
       `first chunk_complete ${JSON.stringify(c1 && c1.data)}`);
-check(since(n).some((m) => m.type === "state" && m.data.running === true && m.data.current_chunk >= 1), "state at the chunk boundary");
+check(!!await waitMsg(n, (m) => m.type === "state" && m.data.running === true && m.data.current_chunk >= 1, 2000,
+                     "state at the chunk boundary"), "state at the chunk boundary");
 // Edited frames are paced at the source rate behind any already queued: allow a chunk's delay.
 const want1 = rgbToYuv(promptRGB("make it watercolor"));
 await until(() => frames.lastTop && dist(frames.lastTop, want1) < 40, 4000, "the first prompt's colour");
@@ -195,8 +196,9 @@ check(!!await waitMsg(n, (m) => m.type === "chunk_complete", 5000, "chunk after 
 // Reset.
 n = messages.length;
 reactor.sendCommand("reset", {});
-check(!!await waitMsg(n, (m) => m.type === "generation_reset", 3000, "generation_reset"), "reset -> generation_reset");
-const st = await waitMsg(n, (m) => m.type === "state", 3000, "state after reset");
+const gr = await waitMsg(n, (m) => m.type === "generation_reset", 3000, "generation_reset");
+check(!!gr, "reset -> generation_reset");
+const st = await waitMsg(messages.indexOf(gr), (m) => m.type === "state", 3000, "state after reset");
 check(st && st.data.started === false && st.data.running === false && st.data.current_prompt === null && st.data.mode === "live",
       `state after reset ${st && JSON.stringify(st.data)}`);
 
@@ -250,6 +252,17 @@ try {
 } catch (err) {
   check(false, `file mode: ${err.stack || err}`);
 }
+
+// Reconnect: a recoverable disconnect, then reconnect() sends a new offer by PUT, which replaces
+// the peer of the same session; the generation state survives.
+await reactor.disconnect(true);
+check(reactor.getStatus() === "disconnected" && reactor.getSessionId() === sid, "recoverable disconnect keeps the session id");
+n = messages.length;
+await reactor.reconnect();
+await until(() => reactor.getStatus() === "ready", 10000, "ready after reconnect");
+const st2 = await waitMsg(n, (m) => m.type === "state", 3000, "state after reconnect");
+check(reactor.getStatus() === "ready" && st2 && st2.data.seed === 1234,
+      `reconnect (PUT sdp_params) -> ready, same session state ${st2 && JSON.stringify(st2.data)}`);
 
 // Disconnect: the local stop_session frees the session.
 clearInterval(camTimer);
