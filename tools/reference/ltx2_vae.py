@@ -417,17 +417,24 @@ def make_fixtures(out):
 
 
 def make_full_width(out, frames=9, height=256, width=384):
-    """The real LTX-2 config with random weights, plus a short clip and its reference outputs."""
+    """The real LTX-2 config with random weights, plus a short clip and its reference outputs
+    (computed on the GPU when there is one, in fp32 with TF32 off)."""
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     cfg = LTX2_CONFIG
     sd = random_weights(cfg, 1)
     write_vae_dir(os.path.join(out, "vae"), cfg, sd)
+    n = sum(v.numel() for k, v in sd.items() if k.startswith("encoder.")), sum(
+        v.numel() for k, v in sd.items() if k.startswith("decoder."))
+    print("parameters: encoder %.1f M, decoder %.1f M" % (n[0] / 1e6, n[1] / 1e6))
+    sd = {k: v.to(dev) for k, v in sd.items()}
     g = torch.Generator().manual_seed(2)
     video = (torch.rand(1, 3, frames, height, width, generator=g) * 2 - 1).bfloat16().float()
-    with torch.no_grad():
-        lat = normalise(cfg, sd, encode(cfg, sd, video))
-        dec = decode_tile(cfg, sd, denormalise(cfg, sd, lat))
+    lat = normalise(cfg, sd, encode(cfg, sd, video.to(dev)))
+    dec = decode_tile(cfg, sd, denormalise(cfg, sd, lat))
     write_safetensors(os.path.join(out, "clip.safetensors"),
-                      {"video": video.bfloat16(), "latents": lat, "video_tile": dec})
+                      {"video": video.bfloat16(), "latents": lat.cpu(), "video_tile": dec.cpu()})
 
 
 if __name__ == "__main__":
