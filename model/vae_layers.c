@@ -118,8 +118,8 @@ static sana_status down_group(sana_vae *v, sana_vae_stream *s, const vae_layer *
 }
 
 /* y = unshuffle(conv(x)) + mean_group(unshuffle(x)); x consumed. */
-static sana_status downsampler(sana_vae *v, sana_vae_stream *s, const vae_layer *L, sana_pad_mode pad, sana_tensor *x,
-                               sana_error *err) {
+static sana_status downsampler(sana_vae *v, sana_vae_stream *s, const vae_layer *L, int causal, sana_pad_mode pad,
+                               sana_tensor *x, sana_error *err) {
   sana_tensor seq = *x, y, c;
   sana_status st;
   int owned = 0;
@@ -131,7 +131,7 @@ static sana_status downsampler(sana_vae *v, sana_vae_stream *s, const vae_layer 
   if ((st = vae_act(v, &y, T / L->st[0], L->out, H / L->st[1], W / L->st[2], err))) goto done;
   if (T > 0) {
     v->ops->space_to_depth(v->be, &y, &seq, L->st[0], L->st[1], L->st[2], L->group, 0); /* residual */
-    if ((st = conv_run(v, s, &L->c1, 1, pad, &seq, &c, err))) {         /* c [T, out/prod, H, W] */
+    if ((st = conv_run(v, s, &L->c1, causal, pad, &seq, &c, err))) {         /* c [T, out/prod, H, W] */
       vae_drop(v, &y);
       goto done;
     }
@@ -180,7 +180,7 @@ sana_status vae_run_layers(sana_vae *v, sana_vae_stream *s, const vae_layer *lay
       if (!(st = conv_run(v, s, &L->c1, causal, pad, x, &y, err))) vae_drop(v, x), *x = y;
       break;
     case VAE_RESNET: st = resnet(v, s, L, causal, pad, x, err); break;
-    case VAE_DOWN: st = downsampler(v, s, L, pad, x, err); break;
+    case VAE_DOWN: st = downsampler(v, s, L, causal, pad, x, err); break;
     case VAE_UP: st = upsampler(v, s, L, causal, pad, x, err); break;
     case VAE_CONV_OUT:
       if (!(st = norm_act_conv(v, s, &L->c1, causal, pad, x, &y, err))) vae_drop(v, x), *x = y;
