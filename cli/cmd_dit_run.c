@@ -70,6 +70,7 @@ static void on_chunk_end(void *vc, int chunk, sana_dit_state *st, const sana_ten
 static void usage(FILE *f) {
   fprintf(f,
           "usage: sana dit-run --weights DIT.pth --inputs IN.safetensors --out OUT.safetensors [--backend cpu|cuda]\n"
+          "                    [--steps 1..4 (default 4; fewer stop each chunk early, for checks)]\n"
           "  IN holds noise and source [C, T, H, W], text [L, cap], mask [L] and optionally chunk_frames [n]\n"
           "  (default: 5 + 3 + 3 + ... with the remainder on the first chunk). OUT receives chunk{c}.v{i},\n"
           "  chunk{c}.x and latents, all F32 [C, T, H, W]. See docs/dit.md.\n");
@@ -83,22 +84,25 @@ static const sana_tensor *need(sana_ckpt *in, const char *name, const char *path
 
 int cmd_dit_run(int argc, char **argv) {
   const char *weights = NULL, *inputs = NULL, *out = NULL, *backend = "cpu";
+  int steps = 4;
   static const struct option opts[] = {{"weights", required_argument, 0, 'w'}, {"inputs", required_argument, 0, 'i'},
                                        {"out", required_argument, 0, 'o'},     {"backend", required_argument, 0, 'b'},
-                                       {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+                                       {"steps", required_argument, 0, 's'},   {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   int ch;
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "w:i:o:b:h", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "w:i:o:b:s:h", opts, NULL)) != -1) {
     switch (ch) {
     case 'w': weights = optarg; break;
     case 'i': inputs = optarg; break;
     case 'o': out = optarg; break;
     case 'b': backend = optarg; break;
+    case 's': steps = atoi(optarg); break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
   }
-  if (!weights || !inputs || !out) {
+  if (!weights || !inputs || !out || steps < 1 || steps > 4) {
     usage(stderr);
     return 2;
   }
@@ -144,7 +148,7 @@ int cmd_dit_run(int argc, char **argv) {
   }
   *col = (collector){.be = be, .hl = ne[2], .wl = ne[3], .cin = ne[0]};
   sana_dit_observer obs = {NULL, on_velocity, on_chunk_start, on_chunk_end, col};
-  sana_dit_run_io io = {noise, source, text, mask, frames, n_chunks, &lat};
+  sana_dit_run_io io = {noise, source, text, mask, frames, n_chunks, &lat, steps};
   if (sana_dit_run_stream(d, &io, &obs, &err)) {
     fprintf(stderr, "sana dit-run: %s\n", err.msg);
     goto done;
@@ -159,7 +163,7 @@ int cmd_dit_run(int argc, char **argv) {
     fprintf(stderr, "sana dit-run: %s\n", err.msg);
     goto done;
   }
-  printf("sana dit-run: %d chunks, %d velocities -> %s\n", n_chunks, 4 * n_chunks, out);
+  printf("sana dit-run: %d chunks, %d velocities -> %s\n", n_chunks, steps * n_chunks, out);
   rc = 0;
 done:
   if (col)

@@ -98,10 +98,12 @@ sana_status sana_dit_chunk_begin(sana_dit_state *st, int64_t f0, int64_t T, sana
 sana_status sana_dit_forward(sana_dit_state *st, const sana_tensor *x, const sana_tensor *src, int tau, int save,
                              sana_tensor *v, const sana_dit_observer *obs, int step, sana_error *err);
 
-/* The sampler for one chunk (§3.5): 4 Euler steps at t = 1000, 961, 893, 743 with the step size
- * rounded to bf16, updating x [N, Cin] in place, then the t = 0 cache pass when cache_pass. */
+/* The sampler for one chunk (§3.5): Euler steps at t = 1000, 961, 893, 743 with the step size
+ * rounded to bf16, updating x [N, Cin] in place, then the t = 0 cache pass when cache_pass.
+ * steps is 4 for the real schedule; fewer (1..3) stop early, for checks and timing. */
 sana_status sana_dit_sample_chunk(sana_dit_state *st, sana_tensor *x, const sana_tensor *src, int64_t f0,
-                                  int64_t T, int cache_pass, const sana_dit_observer *obs, sana_error *err);
+                                  int64_t T, int steps, int cache_pass, const sana_dit_observer *obs,
+                                  sana_error *err);
 
 /* The whole streaming loop over host tensors in upstream's layout (what `sana dit-run` runs):
  * noise, source [Cin, T_all, Hl, Wl] (a leading batch 1 is allowed), text [L, cap] (leading 1s
@@ -112,6 +114,7 @@ typedef struct sana_dit_run_io {
   const int64_t *chunk_frames;
   int n_chunks;
   sana_tensor *latents;
+  int steps; /* Euler steps per chunk: 0 or 4 for the real schedule */
 } sana_dit_run_io;
 sana_status sana_dit_run_stream(sana_dit *d, const sana_dit_run_io *io, const sana_dit_observer *obs, sana_error *err);
 

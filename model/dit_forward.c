@@ -190,15 +190,16 @@ sana_status sana_dit_forward(sana_dit_state *st, const sana_tensor *x, const san
 }
 
 sana_status sana_dit_sample_chunk(sana_dit_state *st, sana_tensor *x, const sana_tensor *src, int64_t f0, int64_t T,
-                                  int cache_pass, const sana_dit_observer *obs, sana_error *err) {
+                                  int steps, int cache_pass, const sana_dit_observer *obs, sana_error *err) {
   static const int timesteps[4] = {1000, 961, 893, 743};
   sana_backend *be = st->be;
+  if (steps < 1 || steps > 4) return sana_err(err, SANA_ERR_ARG, "dit: %d sampler steps (1 to 4)", steps);
   sana_status s = sana_dit_chunk_begin(st, f0, T, err);
   if (s) return s;
   const int64_t N = T * st->S, Cin = st->d->cfg.in_ch;
   sana_tensor v = sana_tensor_rows(&st->vel, 0, N), dv = sana_tensor_rows(&st->tmp, 0, N);
   v = sana_tensor_reshape(&v, 2, (int64_t[]){N, Cin});
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < steps; i++) {
     if ((s = sana_dit_forward(st, x, src, timesteps[i], 0, &v, obs, i, err))) return s;
     if (obs && obs->velocity) obs->velocity(obs->ctx, i, &v);
     be->binary(be, &dv, &v, &st->dt[i], SANA_MUL);  /* bf16(dt)·v */

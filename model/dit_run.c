@@ -79,7 +79,7 @@ sana_status sana_dit_run_stream(sana_dit *d, const sana_dit_run_io *io, const sa
     sana_tensor hx = SANA_T(SANA_F32, xt, N, Cin), hs = SANA_T(SANA_F32, st_, N, Cin);
     be->upload(be, &x, &hx);
     be->upload(be, &src, &hs);
-    if ((s = sana_dit_sample_chunk(st, &x, &src, f0, T, c + 1 < io->n_chunks, obs, err))) break;
+    if ((s = sana_dit_sample_chunk(st, &x, &src, f0, T, io->steps ? io->steps : 4, c + 1 < io->n_chunks, obs, err))) break;
     be->download(be, &hx, &x);
     if ((s = be->sync(be, err))) break;
     sana_dit_scatter_chunk(lat, xt, Cin, t_all, S, f0, T);

@@ -139,7 +139,7 @@ int main(void) {
   c.n_chunks = (int)sana_numel(frames);
   sana_tensor lat = SANA_T(SANA_F32, malloc(sana_nbytes(noise)), noise->ne[0], noise->ne[1], noise->ne[2], noise->ne[3]);
   sana_dit_run_io io = {noise, sana_ckpt_find(in, "source"), sana_ckpt_find(in, "text"), sana_ckpt_find(in, "mask"),
-                        frames->data, c.n_chunks, &lat};
+                        frames->data, c.n_chunks, &lat, 4};
   sana_dit_observer obs = {on_block, on_velocity, on_chunk_start, on_chunk_end, &c};
   CHECK_OK(sana_dit_run_stream(d, &io, &obs, &err), &err);
   CHECK(c.blocks_seen == 3 * 4, "saw %d block outputs of step 0", c.blocks_seen);

@@ -456,11 +456,12 @@ def make_op_cases(seed=5):
 
 def cmd_full(out, device):
     """A full-size random checkpoint and one chunk's first denoising pass (GPU machine)."""
+    import time
+    t0 = time.time()
     os.makedirs(out, exist_ok=True)
     cfg = Config()
     sd = random_state_dict(cfg, seed=2261305008)
-    print("params:", sum(v.numel() for v in sd.values()), flush=True)
-    torch.save(sd, os.path.join(out, "dit_full.pth"))
+    print("params: %d (%.0f s)" % (sum(v.numel() for v in sd.values()), time.time() - t0), flush=True)
     inp = make_inputs(cfg, [5], Hl=22, Wl=40, text_len=300, valid=120, seed=11)
     write_safetensors(os.path.join(out, "inputs.safetensors"), inp)
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -470,6 +471,10 @@ def cmd_full(out, device):
     caches = [dict() for _ in range(cfg.depth)]
     v = dit_forward(W, cfg, f("noise"), f("source"), TIMESTEPS[0], f("text"), inp["mask"].to(device), 0, caches, False)
     write_safetensors(os.path.join(out, "expected.safetensors"), {"chunk0.v0": v.float().cpu()})
+    print("reference forward done (%.0f s)" % (time.time() - t0), flush=True)
+    del W
+    torch.save(sd, os.path.join(out, "dit_full.pth"))
+    print("saved dit_full.pth (%.0f s)" % (time.time() - t0), flush=True)
 
 
 def main(argv):
