@@ -181,6 +181,14 @@ static int same_count(sana_backend *be, const char *op, const sana_tensor *d, co
   return 0;
 }
 
+/* Same element count, and dtypes equal or both convertible. */
+static int transfer_ok(sana_backend *be, const char *op, const sana_tensor *d, const sana_tensor *s) {
+  if (!same_count(be, op, d, s)) return 0;
+  if (d->dtype == s->dtype || (convertible(d->dtype) && convertible(s->dtype))) return 1;
+  cuda_fail(be, op, "cannot convert %s to %s", sana_dtype_name(s->dtype), sana_dtype_name(d->dtype));
+  return 0;
+}
+
 static void cuda_copy(sana_backend *be, sana_tensor *dst, const sana_tensor *src) {
   if (!same_count(be, "copy", dst, src)) return;
   cuda_convert(be, "copy", dst->data, dst->dtype, src->data, src->dtype, sana_numel(src));
@@ -190,12 +198,7 @@ static void cuda_copy(sana_backend *be, sana_tensor *dst, const sana_tensor *src
  * with respect to the host buffer, which the caller may free on return. */
 static void cuda_upload(sana_backend *be, sana_tensor *dst, const sana_tensor *src) {
   cuda_impl *c = cuda_of(be);
-  if (!same_count(be, "upload", dst, src)) return;
-  if (dst->dtype != src->dtype && (!convertible(dst->dtype) || !convertible(src->dtype))) {
-    cuda_fail(be, "upload", "cannot convert %s to %s", sana_dtype_name(src->dtype),
-              sana_dtype_name(dst->dtype));
-    return;
-  }
+  if (!transfer_ok(be, "upload", dst, src)) return;
   void *stage = dst->dtype == src->dtype ? dst->data : scratch(be, "upload", sana_nbytes(src));
   if (!stage) return;
   if (!CUDA_OK(be, "upload", cudaMemcpyAsync(stage, src->data, sana_nbytes(src),
@@ -209,12 +212,7 @@ static void cuda_upload(sana_backend *be, sana_tensor *dst, const sana_tensor *s
 /* Device → host: convert on the device into scratch, then copy; waits for the result. */
 static void cuda_download(sana_backend *be, sana_tensor *dst, const sana_tensor *src) {
   cuda_impl *c = cuda_of(be);
-  if (!same_count(be, "download", dst, src)) return;
-  if (dst->dtype != src->dtype && (!convertible(dst->dtype) || !convertible(src->dtype))) {
-    cuda_fail(be, "download", "cannot convert %s to %s", sana_dtype_name(src->dtype),
-              sana_dtype_name(dst->dtype));
-    return;
-  }
+  if (!transfer_ok(be, "download", dst, src)) return;
   const void *from = src->data;
   if (dst->dtype != src->dtype) {
     void *s = scratch(be, "download", sana_nbytes(dst));
