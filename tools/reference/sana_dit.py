@@ -277,7 +277,7 @@ def dit_forward(W, cfg, x, src, tau, y, mask, f0, caches, save, hook=None):
     dt = x.dtype
     u = torch.cat([x, src]).reshape(2 * Cin, N).t()                            # [N, 2Cin]
     h = u @ W["x_embedder.proj.weight"].view(C, 2 * Cin).t() + W["x_embedder.proj.bias"]  # [N, C]
-    te = timestep_freq(tau, cfg.freq_dim, dt)                                  # [256]
+    te = timestep_freq(tau, cfg.freq_dim, dt).to(x.device)                     # [256]
     te = F.silu(te @ W["t_embedder.mlp.0.weight"].t() + W["t_embedder.mlp.0.bias"])
     te = te @ W["t_embedder.mlp.2.weight"].t() + W["t_embedder.mlp.2.bias"]   # [C]
     t0 = (F.silu(te) @ W["t_block.1.weight"].t() + W["t_block.1.bias"]).view(6, C)
@@ -285,7 +285,7 @@ def dit_forward(W, cfg, x, src, tau, y, mask, f0, caches, save, hook=None):
     yk = yk @ W["y_embedder.y_proj.fc2.weight"].t() + W["y_embedder.y_proj.fc2.bias"]
     yk = rmsnorm(yk, W["attention_y_norm.weight"], 1e-5)                       # [L, C]
     bias = (1 - mask.to(dt)) * -10000.0                                        # [L]
-    ang = rope_angles(cfg.head_dim, f0, T, Hl, Wl)
+    ang = rope_angles(cfg.head_dim, f0, T, Hl, Wl).to(x.device)
     for i in range(cfg.depth):
         p = "blocks.%d." % i
         m = W[p + "scale_shift_table"] + t0                                    # [6, C]
