@@ -122,77 +122,51 @@ static void route_sdp(sana_server *srv, sana_session *s, SoupServerMessage *msg,
     reply_error(msg, 405, "sdp_params takes GET, POST or PUT");
     return;
   }
-  cJSON *j = body_json(msg);
-  if (!j) return;
-  const cJSON *offer = cJSON_GetObjectItemCaseSensitive(j, "sdp_offer");
-  const cJSON *map = cJSON_GetObjectItemCaseSensitive(j, "track_mapping");
-  const char *send_mid = NULL, *recv_mid = NULL;
-  if (!cJSON_IsString(offer)) {
-    reply_error(msg, 400, "field 'sdp_offer' must be a string");
-    goto done;
-  }
-  if (!cJSON_IsArray(map)) {
-    reply_error(msg, 400, "field 'track_mapping' must be an array of {mid, name, kind, direction}");
-    goto done;
-  }
-  const cJSON *t;
-  cJSON_ArrayForEach(t, map) {
-    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(t, "mid");
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
-    if (!cJSON_IsString(mid) || !cJSON_IsString(name)) {
-      reply_error(msg, 400, "each track_mapping entry needs string 'mid' and 'name'");
-      goto done;
-    }
-    if (!strcmp(name->valuestring, "main_video")) send_mid = mid->valuestring;
-    if (!strcmp(name->valuestring, "camera")) recv_mid = mid->valuestring;
-  }
-  if (!send_mid) {
-    reply_error(msg, 400, "track_mapping has no 'main_video' entry");
-    goto done;
-  }
+  GBytes *bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  gsize n = 0;
+  const char *body = g_bytes_get_data(bytes, &n);
+  sana_offer_req req;
   char err[512];
-  if (sana_session_offer(s, offer->valuestring, send_mid, recv_mid, err, sizeof err)) {
+  if (sana_offer_req_parse(body, n, &req, err, sizeof err)) reply_error(msg, 400, "%s", err);
+  else if (sana_session_offer(s, req.sdp, req.send_mid, req.recv_mid[0] ? req.recv_mid : NULL, err, sizeof err))
     reply_error(msg, 400, "%s", err);
-    goto done;
-  }
-  reply(msg, 202, "{}"); /* exactly 202: the SDK treats 200 as an error */
-done:
-  cJSON_Delete(j);
+  else reply(msg, 202, "{}"); /* exactly 202: the SDK treats 200 as an error */
+  sana_offer_req_clear(&req);
+  g_bytes_unref(bytes);
 }
 
 static void route_upload_create(sana_server *srv, sana_session *s, SoupServerMessage *msg, const char *base) {
-  cJSON *j = body_json(msg);
-  if (!j) return;
-  const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
-  const cJSON *size = cJSON_GetObjectItemCaseSensitive(j, "size");
-  const cJSON *mime = cJSON_GetObjectItemCaseSensitive(j, "mime_type");
-  if (!cJSON_IsString(name) || !cJSON_IsNumber(size) || size->valuedouble < 0) {
-    reply_error(msg, 400, "upload needs 'name' (string) and 'size' (non-negative number)");
-  } else if (size->valuedouble > (double)srv->opt.max_upload) {
-    reply_error(msg, 413, "upload of %.0f bytes exceeds the limit of %ld bytes", size->valuedouble, srv->opt.max_upload);
-  } else {
-    sana_upload *u = g_new0(sana_upload, 1);
-    char *id = g_uuid_string_random();
-    snprintf(u->id, sizeof u->id, "%s", id);
-    g_free(id);
-    snprintf(u->session, sizeof u->session, "%s", s->id);
-    u->name = g_strdup(name->valuestring);
-    u->mime = g_strdup(cJSON_IsString(mime) ? mime->valuestring : "application/octet-stream");
-    u->declared = (long)size->valuedouble;
-    u->path = g_strdup_printf("%s/%s", srv->upload_dir, u->id);
-    g_hash_table_insert(srv->uploads, u->id, u);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "presigned_id", u->id);
-    char *url = g_strdup_printf("%s/uploads/%s", base, u->id);
-    cJSON_AddStringToObject(o, "presigned_url", url);
-    g_free(url);
-    char *path = g_strdup_printf("sessions/%s/uploads/%s/upload", s->id, u->id);
-    cJSON_AddStringToObject(o, "path", path);
-    g_free(path);
-    reply_take(msg, 201, cJSON_PrintUnformatted(o));
-    cJSON_Delete(o);
+  GBytes *bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  gsize n = 0;
+  const char *body = g_bytes_get_data(bytes, &n);
+  sana_upload_req req;
+  char err[512];
+  int status = sana_upload_req_parse(body, n, srv->opt.max_upload, &req, err, sizeof err);
+  g_bytes_unref(bytes);
+  if (status) {
+    reply_error(msg, status, "%s", err);
+    return;
   }
-  cJSON_Delete(j);
+  sana_upload *u = g_new0(sana_upload, 1);
+  char *id = g_uuid_string_random();
+  snprintf(u->id, sizeof u->id, "%s", id);
+  g_free(id);
+  snprintf(u->session, sizeof u->session, "%s", s->id);
+  u->name = g_strdup(req.name);
+  u->mime = g_strdup(req.mime);
+  u->declared = (long)req.size;
+  u->path = g_strdup_printf("%s/%s", srv->upload_dir, u->id);
+  g_hash_table_insert(srv->uploads, u->id, u);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "presigned_id", u->id);
+  char *url = g_strdup_printf("%s/uploads/%s", base, u->id);
+  cJSON_AddStringToObject(o, "presigned_url", url);
+  g_free(url);
+  char *path = g_strdup_printf("sessions/%s/uploads/%s/upload", s->id, u->id);
+  cJSON_AddStringToObject(o, "path", path);
+  g_free(path);
+  reply_take(msg, 201, cJSON_PrintUnformatted(o));
+  cJSON_Delete(o);
 }
 
 /* The PUT target of a presigned URL: the bytes go to a temporary file, renamed into place. */

@@ -324,3 +324,94 @@ char *sana_capabilities_json(void) {
   cJSON_Delete(o);
   return out;
 }
+
+/* An empty body is {}; anything else must be a JSON object. */
+static cJSON *body_object(const char *body, size_t len, char *reason, size_t rs) {
+  cJSON *j = len ? cJSON_ParseWithLength(body, len) : cJSON_CreateObject();
+  if (!cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    fail(reason, rs, "request body is not a JSON object");
+    return NULL;
+  }
+  return j;
+}
+
+static int copy_str(char *dst, size_t size, const char *src) {
+  size_t n = strlen(src);
+  if (n >= size) return -1;
+  memcpy(dst, src, n + 1);
+  return 0;
+}
+
+int sana_offer_req_parse(const char *body, size_t len, sana_offer_req *out, char *reason, size_t rs) {
+  memset(out, 0, sizeof *out);
+  cJSON *j = body_object(body, len, reason, rs);
+  if (!j) return -1;
+  int rc = -1;
+  const cJSON *offer = cJSON_GetObjectItemCaseSensitive(j, "sdp_offer");
+  const cJSON *map = cJSON_GetObjectItemCaseSensitive(j, "track_mapping");
+  const cJSON *t;
+  if (!cJSON_IsString(offer)) {
+    fail(reason, rs, "field 'sdp_offer' must be a string");
+    goto done;
+  }
+  if (!cJSON_IsArray(map)) {
+    fail(reason, rs, "field 'track_mapping' must be an array of {mid, name, kind, direction}");
+    goto done;
+  }
+  cJSON_ArrayForEach(t, map) {
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(t, "mid");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+    if (!cJSON_IsString(mid) || !cJSON_IsString(name)) {
+      fail(reason, rs, "each track_mapping entry needs string 'mid' and 'name'");
+      goto done;
+    }
+    char *dst = !strcmp(name->valuestring, "main_video") ? out->send_mid
+                : !strcmp(name->valuestring, "camera")   ? out->recv_mid
+                                                         : NULL;
+    if (dst && copy_str(dst, sizeof out->send_mid, mid->valuestring)) {
+      fail(reason, rs, "track_mapping mid of '%s' is too long", name->valuestring);
+      goto done;
+    }
+  }
+  if (!out->send_mid[0]) {
+    fail(reason, rs, "track_mapping has no 'main_video' entry");
+    goto done;
+  }
+  out->sdp = strdup(offer->valuestring);
+  rc = out->sdp ? 0 : fail(reason, rs, "out of memory");
+done:
+  cJSON_Delete(j);
+  return rc;
+}
+
+void sana_offer_req_clear(sana_offer_req *r) {
+  free(r->sdp);
+  r->sdp = NULL;
+}
+
+int sana_upload_req_parse(const char *body, size_t len, long max_bytes, sana_upload_req *out, char *reason,
+                          size_t rs) {
+  memset(out, 0, sizeof *out);
+  cJSON *j = body_object(body, len, reason, rs);
+  if (!j) return 400;
+  int status = 400;
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
+  const cJSON *size = cJSON_GetObjectItemCaseSensitive(j, "size");
+  const cJSON *mime = cJSON_GetObjectItemCaseSensitive(j, "mime_type");
+  if (!cJSON_IsString(name) || !cJSON_IsNumber(size) || !isfinite(size->valuedouble) || size->valuedouble < 0) {
+    fail(reason, rs, "upload needs 'name' (string) and 'size' (non-negative number)");
+  } else if (copy_str(out->name, sizeof out->name, name->valuestring)) {
+    fail(reason, rs, "upload 'name' is longer than %zu bytes", sizeof out->name - 1);
+  } else if (size->valuedouble > (double)max_bytes) {
+    fail(reason, rs, "upload of %.0f bytes exceeds the limit of %ld bytes", size->valuedouble, max_bytes);
+    status = 413;
+  } else {
+    const char *m = cJSON_IsString(mime) ? mime->valuestring : "application/octet-stream";
+    if (copy_str(out->mime, sizeof out->mime, m)) snprintf(out->mime, sizeof out->mime, "application/octet-stream");
+    out->size = size->valuedouble;
+    status = 0;
+  }
+  cJSON_Delete(j);
+  return status;
+}

@@ -96,6 +96,28 @@ char *sana_ctl_state_json(const sana_ctl *c);
 /* {"scope":"application","data":{"type":type,"data":<data_json>}} (data_json may be NULL = {}). */
 char *sana_msg_envelope(const char *scope, const char *type, const char *data_json);
 
+/* Bodies of the HTTP endpoints that carry client data (also untrusted, also fuzzed). */
+typedef struct sana_offer_req {
+  char *sdp;          /* owned; free with sana_offer_req_clear */
+  char send_mid[32];  /* the `main_video` mid */
+  char recv_mid[32];  /* the `camera` mid, "" if not mapped */
+} sana_offer_req;
+
+/* POST/PUT sdp_params: {sdp_offer, track_mapping:[{mid, name, ...}], client_info}. */
+int sana_offer_req_parse(const char *body, size_t len, sana_offer_req *out, char *reason, size_t reason_size);
+void sana_offer_req_clear(sana_offer_req *r);
+
+typedef struct sana_upload_req {
+  char name[256];
+  char mime[128];
+  double size;
+} sana_upload_req;
+
+/* POST uploads: {name, size, mime_type}. Returns 0, or the HTTP status to answer (400, or 413
+ * when the declared size exceeds max_bytes) with `reason`. */
+int sana_upload_req_parse(const char *body, size_t len, long max_bytes, sana_upload_req *out, char *reason,
+                          size_t reason_size);
+
 /* The modelCapabilities data: the commands with their published limits. */
 char *sana_capabilities_json(void);
 

@@ -119,7 +119,40 @@ static void test_lifecycle(void) {
   free(env);
 }
 
+static void test_http_bodies(void) {
+  sana_offer_req r;
+  char reason[256] = "";
+  const char *ok = "{\"sdp_offer\":\"v=0\\r\\n\",\"client_info\":{\"sdk_version\":\"2.9.0\",\"sdk_type\":\"js\"},"
+                   "\"track_mapping\":[{\"mid\":\"0\",\"name\":\"main_video\",\"kind\":\"video\",\"direction\":\"recvonly\"},"
+                   "{\"mid\":\"1\",\"name\":\"camera\",\"kind\":\"video\",\"direction\":\"sendonly\"}]}";
+  CHECK(sana_offer_req_parse(ok, strlen(ok), &r, reason, sizeof reason) == 0, "offer body: %s", reason);
+  CHECK(r.sdp && !strcmp(r.sdp, "v=0\r\n") && !strcmp(r.send_mid, "0") && !strcmp(r.recv_mid, "1"), "offer fields");
+  sana_offer_req_clear(&r);
+  const char *bad[][2] = {
+      {"{not json", "not a JSON object"},
+      {"{\"sdp_offer\":5,\"track_mapping\":[]}", "'sdp_offer' must be a string"},
+      {"{\"sdp_offer\":\"v=0\"}", "'track_mapping' must be an array"},
+      {"{\"sdp_offer\":\"v=0\",\"track_mapping\":[{\"mid\":1,\"name\":\"camera\"}]}", "string 'mid'"},
+      {"{\"sdp_offer\":\"v=0\",\"track_mapping\":[{\"mid\":\"1\",\"name\":\"camera\"}]}", "no 'main_video'"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    CHECK(sana_offer_req_parse(bad[i][0], strlen(bad[i][0]), &r, reason, sizeof reason) == -1 && strstr(reason, bad[i][1]),
+          "offer body %s: '%s'", bad[i][0], reason);
+    sana_offer_req_clear(&r);
+  }
+  sana_upload_req u;
+  const char *up = "{\"name\":\"clip.mp4\",\"size\":1234,\"mime_type\":\"video/mp4\"}";
+  CHECK(sana_upload_req_parse(up, strlen(up), 2000, &u, reason, sizeof reason) == 0 && u.size == 1234 &&
+            !strcmp(u.name, "clip.mp4") && !strcmp(u.mime, "video/mp4"),
+        "upload body: %s", reason);
+  CHECK(sana_upload_req_parse(up, strlen(up), 1000, &u, reason, sizeof reason) == 413 && strstr(reason, "limit of 1000"),
+        "upload over the limit: %s", reason);
+  const char *neg = "{\"name\":\"a\",\"size\":-1}";
+  CHECK(sana_upload_req_parse(neg, strlen(neg), 1000, &u, reason, sizeof reason) == 400, "negative size: %s", reason);
+}
+
 int main(void) {
+  test_http_bodies();
   test_parse();
   test_lifecycle();
   return sana_test_done("test_server_protocol");
