@@ -58,7 +58,13 @@ sana_status sana_dit_run_stream(sana_dit *d, const sana_dit_run_io *io, const sa
   sana_dit_state *st;
   sana_status s = sana_dit_state_new(&st, d, &geo, err);
   if (s) return s;
-  if ((s = sana_dit_set_prompt(st, &text, io->mask, err))) goto done;
+  float *tf = malloc(sizeof(float) * (size_t)sana_numel(&text));
+  sana_tensor text32 = sana_tensor_make(SANA_F32, tf, text.nd, text.ne);
+  if (!tf) s = sana_err(err, SANA_ERR_NOMEM, "dit-run: out of memory");
+  else if (!host_to_f32(tf, &text)) s = sana_err(err, SANA_ERR_DTYPE, "dit-run: text must be F32, F64, BF16 or F16");
+  else s = sana_dit_set_prompt(st, &text32, io->mask, err);
+  free(tf);
+  if (s) goto done;
   float *lat = io->latents->data, *srcf = malloc(sizeof(float) * (size_t)sana_numel(&noise));
   int64_t maxN = st->max_T * S;
   float *xt = malloc(sizeof(float) * (size_t)(maxN * Cin)), *st_ = malloc(sizeof(float) * (size_t)(maxN * Cin));
