@@ -76,9 +76,12 @@ static void softmax_attn(sana_dit_state *st, const sana_dit_block *b, dit_block_
     c->n_sink = N;
     return;
   }
-  if (n0 != c->n_sink) {
-    sana_tensor kd = sana_tensor_rows(&c->k, c->n_sink, N), vd = sana_tensor_rows(&c->v, c->n_sink, N);
-    sana_tensor ks = sana_tensor_rows(&c->k, n0, N), vs = sana_tensor_rows(&c->v, n0, N);
+  /* moved in pieces no longer than the gap, so no copy overlaps itself when this chunk is
+   * longer than the previous one */
+  for (int64_t j = 0, gap = n0 - c->n_sink; gap > 0 && j < N; j += gap) {
+    int64_t n = N - j < gap ? N - j : gap;
+    sana_tensor kd = sana_tensor_rows(&c->k, c->n_sink + j, n), vd = sana_tensor_rows(&c->v, c->n_sink + j, n);
+    sana_tensor ks = sana_tensor_rows(&c->k, n0 + j, n), vs = sana_tensor_rows(&c->v, n0 + j, n);
     be->copy(be, &kd, &ks);
     be->copy(be, &vd, &vs);
   }

@@ -17,36 +17,50 @@ static int run(const char *args, char *msg, size_t n) {
   return p ? pclose(p) : -1;
 }
 
+/* Runs dit-run on a fixture's inputs and compares every output with the reference's. */
+static void run_and_compare(const char *inputs, const char *expected, int n_expected) {
+  char w[4096], in[4096], out[] = "/tmp/sana_dit_run_XXXXXX", args[12288], msg[4096];
+  snprintf(w, sizeof w, "%s", sana_fixture_path("dit/dit_tiny.pth"));
+  snprintf(in, sizeof in, "%s", sana_fixture_path(inputs));
+  int fd = mkstemp(out);
+  close(fd);
+  unlink(out);
+  snprintf(args, sizeof args, "--weights %s --inputs %s --out %s --backend cpu", w, in, out);
+  int rc = run(args, msg, sizeof msg);
+  CHECK(rc == 0, "dit-run on %s failed: %s", inputs, msg);
+  if (rc) return;
+  sana_ckpt *got = NULL;
+  sana_error err = {0};
+  CHECK_OK(sana_ckpt_open(&got, out, &err), &err);
+  sana_ckpt *ex = sana_fixture_open(expected);
+  int compared = 0;
+  for (int i = 0; got && i < sana_ckpt_count(got); i++) {
+    const char *name = sana_ckpt_name(got, i);
+    const sana_tensor *ref = sana_ckpt_find(ex, name);
+    CHECK(ref != NULL, "dit-run wrote '%s', which the reference does not have", name);
+    if (!ref) continue;
+    CHECK(sana_shape_eq(sana_ckpt_tensor(got, i), ref->nd, ref->ne), "'%s' has the wrong shape", name);
+    sana_check_close(name, sana_ckpt_tensor(got, i), ref, 1e-9);
+    compared++;
+  }
+  CHECK(compared == n_expected, "%s: compared %d tensors, expected %d", inputs, compared, n_expected);
+  sana_ckpt_close(got);
+  sana_ckpt_close(ex);
+  unlink(out);
+}
+
 int main(void) {
+  /* 5 + 3 + 3 frames: 12 velocities, 3 chunk results, the latents */
+  run_and_compare("dit/inputs.safetensors", "dit/expected.safetensors", 3 * 4 + 3 + 1);
+  /* 4 + 1 + 3 + 3: a chunk longer than the previous one replaces it in the softmax window */
+  run_and_compare("dit/inputs_uneven.safetensors", "dit/expected_uneven.safetensors", 4 * 4 + 4 + 1);
+
   char w[4096], in[4096], out[] = "/tmp/sana_dit_run_XXXXXX", args[12288], msg[4096];
   snprintf(w, sizeof w, "%s", sana_fixture_path("dit/dit_tiny.pth"));
   snprintf(in, sizeof in, "%s", sana_fixture_path("dit/inputs.safetensors"));
   int fd = mkstemp(out);
   close(fd);
   unlink(out);
-  snprintf(args, sizeof args, "--weights %s --inputs %s --out %s --backend cpu", w, in, out);
-  int rc = run(args, msg, sizeof msg);
-  CHECK(rc == 0, "dit-run failed: %s", msg);
-  if (rc == 0) {
-    sana_ckpt *got = NULL;
-    sana_error err = {0};
-    CHECK_OK(sana_ckpt_open(&got, out, &err), &err);
-    sana_ckpt *ex = sana_fixture_open("dit/expected.safetensors");
-    int compared = 0;
-    for (int i = 0; got && i < sana_ckpt_count(got); i++) {
-      const char *name = sana_ckpt_name(got, i);
-      const sana_tensor *ref = sana_ckpt_find(ex, name);
-      CHECK(ref != NULL, "dit-run wrote '%s', which the reference does not have", name);
-      if (!ref) continue;
-      CHECK(sana_shape_eq(sana_ckpt_tensor(got, i), ref->nd, ref->ne), "'%s' has the wrong shape", name);
-      sana_check_close(name, sana_ckpt_tensor(got, i), ref, 1e-9);
-      compared++;
-    }
-    CHECK(compared == 3 * 4 + 3 + 1, "compared %d tensors (12 velocities, 3 chunk results, latents)", compared);
-    sana_ckpt_close(got);
-    sana_ckpt_close(ex);
-    unlink(out);
-  }
   /* weights that are not a DiT; inputs without the text; unknown backend */
   snprintf(args, sizeof args, "--weights %s --inputs %s --out %s", in, in, out);
   CHECK(run(args, msg, sizeof msg) != 0 && strstr(msg, "x_embedder.proj.weight"), "non-DiT weights: '%s'", msg);

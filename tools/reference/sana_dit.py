@@ -412,7 +412,14 @@ def cmd_fixtures(out, fp64=False):
     run_inputs(sd, inp, torch.float64 if fp64 else torch.float32, rec=rec)
     write_safetensors(os.path.join(out, "expected.safetensors"), {k: v.float() for k, v in rec.items()})
     write_safetensors(os.path.join(out, "ops.safetensors"), make_op_cases())
-    print("wrote %s: %d expected tensors" % (out, len(rec)))
+    # uneven chunks (a 3-frame chunk after a 1-frame one): velocities and results only
+    inp["chunk_frames"] = torch.tensor([4, 1, 3, 3], dtype=torch.int64)
+    write_safetensors(os.path.join(out, "inputs_uneven.safetensors"), inp)
+    rec = {}
+    run_inputs(sd, inp, torch.float64 if fp64 else torch.float32, rec=rec, block_steps=())
+    write_safetensors(os.path.join(out, "expected_uneven.safetensors"),
+                      {k: v.float() for k, v in rec.items() if ".cache." not in k})
+    print("wrote %s" % out)
 
 
 def make_op_cases(seed=5):
