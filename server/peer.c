@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "server/sdp.h"
 
 struct sana_peer {
   gint refs;
@@ -43,51 +44,6 @@ static void peer_unref(sana_peer *p) {
   for (size_t i = 0; i < G_N_ELEMENTS(p->cands); i++)
     if (p->cands[i]) g_string_free(p->cands[i], TRUE);
   g_free(p);
-}
-
-/* ---- choosing codecs from the offer ---- */
-
-/* The payload type of `codec` in this m-line, or -1. H.264 must be constrained baseline 42e01f
- * with packetization-mode 1, which every browser offers. */
-static int find_pt(const GstSDPMedia *m, const char *codec) {
-  for (guint i = 0; i < gst_sdp_media_formats_len(m); i++) {
-    int pt = atoi(gst_sdp_media_get_format(m, i));
-    char want[32];
-    snprintf(want, sizeof want, "%d ", pt);
-    const char *rtpmap = NULL, *fmtp = NULL;
-    for (guint a = 0; a < gst_sdp_media_attributes_len(m); a++) {
-      const GstSDPAttribute *at = gst_sdp_media_get_attribute(m, a);
-      if (!at->value || strncmp(at->value, want, strlen(want))) continue;
-      if (!strcmp(at->key, "rtpmap")) rtpmap = at->value + strlen(want);
-      if (!strcmp(at->key, "fmtp")) fmtp = at->value + strlen(want);
-    }
-    if (!rtpmap || strncasecmp(rtpmap, codec, strlen(codec)) || rtpmap[strlen(codec)] != '/') continue;
-    if (!strcasecmp(codec, "H264")) {
-      if (!fmtp || !strstr(fmtp, "packetization-mode=1")) continue;
-      if (!strcasestr(fmtp, "profile-level-id=42e01f")) continue;
-    }
-    return pt;
-  }
-  return -1;
-}
-
-static int choose_codec(const GstSDPMedia *m, const char *prefs, char *codec, size_t size) {
-  gchar **list = g_strsplit(prefs, ",", -1);
-  int pt = -1;
-  for (int i = 0; list[i] && pt < 0; i++) {
-    const char *name = !g_ascii_strcasecmp(list[i], "h264") ? "H264" : !g_ascii_strcasecmp(list[i], "vp8") ? "VP8" : NULL;
-    if (name && (pt = find_pt(m, name)) >= 0) snprintf(codec, size, "%s", name);
-  }
-  g_strfreev(list);
-  return pt;
-}
-
-static int find_mid(const GstSDPMessage *sdp, const char *mid) {
-  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
-    const char *v = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(sdp, i), "mid");
-    if (v && !strcmp(v, mid)) return (int)i;
-  }
-  return -1;
 }
 
 /* ---- main-context delivery ---- */
@@ -211,23 +167,6 @@ static void on_answer_created(GstPromise *promise, gpointer data) {
   g_signal_emit_by_name(p->webrtc, "set-local-description", answer, NULL);
   gst_webrtc_session_description_free(answer);
   peer_unref(p);
-}
-
-static void on_remote_set(GstPromise *promise, gpointer data) {
-  sana_peer *p = data;
-  const GstStructure *reply = gst_promise_get_reply(promise);
-  GError *e = NULL;
-  if (reply) gst_structure_get(reply, "error", G_TYPE_ERROR, &e, NULL);
-  gst_promise_unref(promise);
-  if (e) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "the offer was rejected: %s", e->message);
-    g_error_free(e);
-    answer_error(p, msg);
-    peer_unref(p);
-    return;
-  }
-  g_signal_emit_by_name(p->webrtc, "create-answer", NULL, gst_promise_new_with_change_func(on_answer_created, p, NULL));
 }
 
 /* ---- data channel ---- */
@@ -355,34 +294,18 @@ static GstElement *make_send_chain(sana_peer *p, char *error, size_t es) {
 sana_peer *sana_peer_new(const char *offer_sdp, const char *send_mid, const char *recv_mid,
                          const sana_peer_config *cfg, const sana_peer_events *ev, char *error, size_t es) {
   GstSDPMessage *sdp = NULL;
-  if (gst_sdp_message_new_from_text(offer_sdp, &sdp) != GST_SDP_OK || !sdp) {
-    snprintf(error, es, "sdp_offer is not a valid SDP");
-    return NULL;
-  }
-  if (gst_sdp_message_medias_len(sdp) == 0 || gst_sdp_message_medias_len(sdp) > 8 ||
-      !gst_sdp_message_get_version(sdp)) {
-    snprintf(error, es, "sdp_offer has no usable media sections");
-    gst_sdp_message_free(sdp);
-    return NULL;
-  }
+  sana_sdp_choice ch;
+  if (sana_sdp_inspect(offer_sdp, send_mid, recv_mid, cfg->codecs, &ch, &sdp, error, es)) return NULL;
   sana_peer *p = g_new0(sana_peer, 1);
   p->refs = 1;
   p->ev = *ev;
   p->cfg = *cfg;
-  p->send_idx = find_mid(sdp, send_mid);
-  p->recv_idx = recv_mid ? find_mid(sdp, recv_mid) : -1;
-  if (p->send_idx < 0) {
-    snprintf(error, es, "sdp_offer has no m-line with mid '%s' (main_video in track_mapping)", send_mid);
-    goto fail;
-  }
-  p->send_pt = choose_codec(gst_sdp_message_get_media(sdp, p->send_idx), cfg->codecs, p->codec, sizeof p->codec);
-  if (p->send_pt < 0) {
-    snprintf(error, es, "sdp_offer offers none of the codecs %s (H264 needs 42e01f, packetization-mode=1) on mid '%s'",
-             cfg->codecs, send_mid);
-    goto fail;
-  }
-  if (p->recv_idx >= 0)
-    p->recv_pt = choose_codec(gst_sdp_message_get_media(sdp, p->recv_idx), cfg->codecs, p->recv_codec, sizeof p->recv_codec);
+  p->send_idx = ch.send_idx;
+  p->recv_idx = ch.recv_idx;
+  p->send_pt = ch.send_pt;
+  p->recv_pt = ch.recv_pt;
+  memcpy(p->codec, ch.send_codec, sizeof p->codec);
+  memcpy(p->recv_codec, ch.recv_codec, sizeof p->recv_codec);
 
   p->pipe = gst_pipeline_new(NULL);
   p->webrtc = gst_element_factory_make("webrtcbin", NULL);
@@ -478,7 +401,6 @@ sana_peer *sana_peer_new(const char *offer_sdp, const char *send_mid, const char
   g_signal_emit_by_name(p->webrtc, "create-answer", NULL, gst_promise_new_with_change_func(on_answer_created, peer_ref(p), NULL));
   /* Loopback gathering takes milliseconds; never hold the SDK past its ~6 s polling window. */
   p->gather_timeout = g_timeout_add(3000, finish_answer, p);
-  (void)on_remote_set;
   return p;
 fail:
   if (sdp) gst_sdp_message_free(sdp);
