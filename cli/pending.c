@@ -17,5 +17,4 @@ PENDING(cmd_serve, "serve")
 PENDING(cmd_bench, "bench")
 PENDING(cmd_fetch, "fetch") /* kept: cmd_fetch.c is left out of builds without libcurl */
 PENDING(cmd_info, "info")
-PENDING(cmd_tokenize, "tokenize")
 PENDING(cmd_encode_prompt, "encode-prompt")
