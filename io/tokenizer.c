@@ -29,17 +29,6 @@ typedef struct {
   size_t sym_cap, heap_cap, heap_n;
 } scratch;
 
-static int reserve(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 1;
-  size_t c = *cap ? *cap : 64;
-  while (c < need) c *= 2;
-  void *q = realloc(*p, c * elem);
-  if (!q) return 0;
-  *p = q;
-  *cap = c;
-  return 1;
-}
-
 /* ---- BPE over one normalised piece ---- */
 
 static int cand_less(const struct cand *a, const struct cand *b) {
@@ -160,7 +149,7 @@ static sana_status normalize(const sana_tokenizer *t, scratch *s, const char *p,
     size_t need = tl > fl ? cur_len / fl * (tl - fl) + cur_len + 1 : cur_len + 1;
     char **dst = cur == s->norm ? &tmp : &s->norm;
     size_t *cap = cur == s->norm ? &tmp_cap : &s->norm_cap;
-    if (!reserve((void **)dst, cap, need, 1)) {
+    if (!sana_tok_grow((void **)dst, cap, need, 1)) {
       free(tmp);
       return sana_err(err, SANA_ERR_NOMEM, "out of memory normalising %zu bytes", len);
     }
@@ -175,7 +164,7 @@ static sana_status normalize(const sana_tokenizer *t, scratch *s, const char *p,
       }
     }
     if (dst == &tmp) { /* keep the result in s->norm */
-      if (!reserve((void **)&s->norm, &s->norm_cap, o + 1, 1)) {
+      if (!sana_tok_grow((void **)&s->norm, &s->norm_cap, o + 1, 1)) {
         free(tmp);
         return sana_err(err, SANA_ERR_NOMEM, "out of memory normalising %zu bytes", len);
       }
@@ -199,8 +188,8 @@ static sana_status encode_piece(const sana_tokenizer *t, scratch *s, const char 
   if (st) return st;
   if (nl == 0) return SANA_OK;
   /* one symbol per byte at most; each merge queues at most two candidates */
-  if (!reserve((void **)&s->sym, &s->sym_cap, nl, sizeof *s->sym) ||
-      !reserve((void **)&s->heap, &s->heap_cap, 3 * nl + 1, sizeof *s->heap))
+  if (!sana_tok_grow((void **)&s->sym, &s->sym_cap, nl, sizeof *s->sym) ||
+      !sana_tok_grow((void **)&s->heap, &s->heap_cap, 3 * nl + 1, sizeof *s->heap))
     return sana_err(err, SANA_ERR_NOMEM, "out of memory for a %zu-byte piece", nl);
   return bpe_piece(t, s, np, nl, o, err);
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "io/tokenizer.h"
 
@@ -67,6 +68,18 @@ uint64_t sana_tok_hash(const char *s, size_t len);
 int32_t sana_tok_vocab_find(const sana_tokenizer *t, const char *s, size_t len);
 /* The merge of (a, b), or NULL. */
 const sana_tok_merge *sana_tok_merge_find(const sana_tokenizer *t, int32_t a, int32_t b);
+
+/* Grows *p (an array of elem-byte items) to hold need items, doubling; 0 when out of memory. */
+static inline int sana_tok_grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 1;
+  size_t c = *cap ? *cap : 64;
+  while (c < need) c *= 2;
+  void *q = realloc(*p, c * elem);
+  if (!q) return 0;
+  *p = q;
+  *cap = c;
+  return 1;
+}
 
 static inline uint64_t sana_tok_pair_key(int32_t a, int32_t b) {
   return ((uint64_t)(uint32_t)(a + 1) << 32) | (uint32_t)(b + 1);

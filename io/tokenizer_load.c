@@ -58,21 +58,10 @@ typedef struct {
 
 static sana_status nomem(loader *L) { return sana_err(L->err, SANA_ERR_NOMEM, "%s: out of memory", L->label); }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 1;
-  size_t c = *cap ? *cap : 64;
-  while (c < need) c *= 2;
-  void *q = realloc(*p, c * elem);
-  if (!q) return 0;
-  *p = q;
-  *cap = c;
-  return 1;
-}
-
 static sana_status arena_add(loader *L, char **buf, size_t *len, size_t *cap, const char *s, size_t n,
                              sana_tok_str *out) {
   if (*len + n >= UINT32_MAX) return sana_err(L->err, SANA_ERR_UNSUPPORTED, "%s: token text over 4 GB", L->label);
-  if (!grow((void **)buf, cap, *len + n + 1, 1)) return nomem(L);
+  if (!sana_tok_grow((void **)buf, cap, *len + n + 1, 1)) return nomem(L);
   memcpy(*buf + *len, s, n);
   out->off = (uint32_t)*len;
   out->len = (uint32_t)n;
@@ -150,7 +139,7 @@ static sana_status parse_vocab(loader *L) {
   sana_status st;
   if ((st = sana_jpull_object_begin(&L->j))) return sana_err_prefix(L->err, "model.vocab: ");
   while (!(st = sana_jpull_object_next(&L->j, &more, &k, &kl)) && more) {
-    if (!grow((void **)&L->vocab, &L->cap_vocab, L->n_vocab + 1, sizeof *L->vocab)) return nomem(L);
+    if (!sana_tok_grow((void **)&L->vocab, &L->cap_vocab, L->n_vocab + 1, sizeof *L->vocab)) return nomem(L);
     staged_token *v = &L->vocab[L->n_vocab];
     if ((st = keep(L, k, kl, &v->text))) return st;
     if ((st = sana_jpull_int(&L->j, &v->id))) return sana_err_prefix(L->err, "model.vocab: ");
@@ -165,7 +154,7 @@ static sana_status parse_merges(loader *L) {
   sana_status st;
   if ((st = sana_jpull_array_begin(&L->j))) return sana_err_prefix(L->err, "model.merges: ");
   while (!(st = sana_jpull_array_next(&L->j, &more)) && more) {
-    if (!grow((void **)&L->merges, &L->cap_merges, L->n_merges + 1, sizeof *L->merges)) return nomem(L);
+    if (!sana_tok_grow((void **)&L->merges, &L->cap_merges, L->n_merges + 1, sizeof *L->merges)) return nomem(L);
     sana_tok_str *m = L->merges[L->n_merges];
     const char *s;
     size_t n;
@@ -267,7 +256,7 @@ static sana_status parse_added(loader *L) {
   if (sana_jpull_null(&L->j)) return SANA_OK;
   if ((st = sana_jpull_array_begin(&L->j))) return sana_err_prefix(L->err, "added_tokens: ");
   while (!(st = sana_jpull_array_next(&L->j, &more)) && more) {
-    if (!grow((void **)&L->added, &L->cap_added, L->n_added + 1, sizeof *L->added)) return nomem(L);
+    if (!sana_tok_grow((void **)&L->added, &L->cap_added, L->n_added + 1, sizeof *L->added)) return nomem(L);
     staged_added *a = &L->added[L->n_added];
     memset(a, 0, sizeof *a);
     a->id = -1;
@@ -765,7 +754,7 @@ sana_status sana_tokenizer_load(const char *path, sana_tokenizer **out, sana_err
   char *buf = NULL;
   size_t len = 0, cap = 0, got;
   do {
-    if (!grow((void **)&buf, &cap, len + (1 << 20), 1)) {
+    if (!sana_tok_grow((void **)&buf, &cap, len + (1 << 20), 1)) {
       fclose(f);
       free(buf);
       return sana_err(err, SANA_ERR_NOMEM, "%s: out of memory", path);

@@ -10,7 +10,7 @@ src=$PWD
 secs=${1:-20}
 out=${2:-build-fuzz}
 shift $(( $# < 2 ? $# : 2 ))
-if [ $# -gt 0 ]; then targets=("$@"); else targets=(pth pickle safetensors json); fi
+if [ $# -gt 0 ]; then targets=("$@"); else targets=(pth pickle safetensors json tokenizer); fi
 cmake -S "$src" -B "$out" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANA_FUZZ=ON \
   -DSANA_SANITIZE=OFF -DSANA_CUDA=OFF >/dev/null
 cmake --build "$out" -j"$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
@@ -19,6 +19,7 @@ declare -A seeds=(
   [pickle]="tests/fixtures/pth/pickles"
   [safetensors]="$(find tests/fixtures -name '*.safetensors' -size -1000k -printf '%h\n' | sort -u | tr '\n' ' ')"
   [json]="fuzz/corpus/json"
+  [tokenizer]="fuzz/corpus/tokenizer"
 )
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0

