@@ -54,7 +54,7 @@ function startServer(extra) {
   });
   return { p, url, log: () => log };
 }
-const server = startServer(["--max-sessions", "1"]);
+const server = startServer(["--max-sessions", "2"]);
 const api = await server.url;
 console.log(`server at ${api}`);
 
@@ -203,8 +203,11 @@ check(st && st.data.started === false && st.data.running === false && st.data.cu
       `state after reset ${st && JSON.stringify(st.data)}`);
 
 // HTTP: the session limit, unknown sessions, garbage SDP, version headers.
+const extra = await (await fetch(`${api}/start_session`, { method: "POST", body: "{}" })).json();
 let r = await fetch(`${api}/start_session`, { method: "POST", body: "{}" });
-check(r.status === 429 && (await r.json()).error.includes("session limit"), `second session over the limit -> ${r.status}`);
+check(r.status === 429 && (await r.json()).error.includes("session limit"), `third session over the limit of 2 -> ${r.status}`);
+r = await fetch(`${api}/stop_session`, { method: "POST", body: JSON.stringify({ session_id: extra.session_id }) });
+check(r.status === 200, `stop_session with an id -> ${r.status}`);
 r = await fetch(`${api}/sessions/nope/transport/webrtc/sdp_params`);
 check(r.status === 404, `unknown session -> ${r.status}`);
 r = await fetch(`${api}/sessions/${sid}/transport/webrtc/sdp_params`, { method: "POST",
@@ -270,25 +273,38 @@ await reactor.disconnect();
 r = await fetch(`${api}/health`);
 check((await r.json()).sessions === 0, "disconnect -> stop_session freed the session");
 
-// A client that vanishes mid-run (no stop call): the server frees it after the idle timeout and
-// keeps serving.
-const gone = new Reactor({ modelName: "sana-streaming", local: true, apiUrl: api });
-await gone.connect();
-await until(() => gone.getStatus() === "ready", 10000, "second client ready");
-const src2 = new wrtc.nonstandard.RTCVideoSource();
-const t2 = src2.createTrack();
-const tm2 = setInterval(() => src2.onFrame({ width: 320, height: 180, data: new Uint8ClampedArray(320 * 180 * 1.5).fill(90) }), 1000 / 24);
-gone.publishTrack("camera", t2);
-gone.sendCommand("set_mode", { mode: "live" });
-gone.sendCommand("start", {});
-await sleep(1600); // mid-run
-clearInterval(tm2);
-await gone.disconnect(true); // recoverable: closes the peer, sends no stop
+// Two live sessions; one client vanishes mid-run (no stop call): the other keeps getting chunks,
+// and the abandoned session is freed after the idle timeout.
+function liveClient(label, grey) {
+  const c = new Reactor({ modelName: "sana-streaming", local: true, apiUrl: api });
+  const msgs = [];
+  c.on("message", (m) => msgs.push(m));
+  const src = new wrtc.nonstandard.RTCVideoSource();
+  const timer = setInterval(() => src.onFrame({ width: 320, height: 180, data: new Uint8ClampedArray(320 * 180 * 1.5).fill(grey) }), 1000 / 24);
+  return { c, msgs, timer, src, async start() {
+    await c.connect();
+    await until(() => c.getStatus() === "ready", 10000, `${label} ready`);
+    c.publishTrack("camera", src.createTrack());
+    c.sendCommand("set_mode", { mode: "live" });
+    c.sendCommand("start", {});
+  } };
+}
+const stay = liveClient("staying client", 60), gone = liveClient("vanishing client", 90);
+await stay.start();
+await gone.start();
+await until(() => gone.msgs.some((m) => m.type === "chunk_complete"), 5000, "vanishing client mid-run");
+clearInterval(gone.timer);
+await gone.c.disconnect(true); // recoverable: closes the peer, sends no stop
 r = await fetch(`${api}/health`);
-check((await r.json()).sessions === 1, "vanished client: session still held right after");
+check((await r.json()).sessions === 2, "vanished client: its session is still held right after");
+const stayBefore = stay.msgs.filter((m) => m.type === "chunk_complete").length;
 await sleep(7000);
 r = await fetch(`${api}/health`);
-check((await r.json()).sessions === 0, "vanished client: session freed after the idle timeout");
+check((await r.json()).sessions === 1, "vanished client: its session freed after the idle timeout");
+const stayAfter = stay.msgs.filter((m) => m.type === "chunk_complete").length;
+check(stayAfter >= stayBefore + 4, `the other session kept generating (${stayBefore} -> ${stayAfter} chunks)`);
+clearInterval(stay.timer);
+await stay.c.disconnect();
 r = await fetch(`${api}/start_session`, { method: "POST", body: "{}" });
 check(r.status === 200, `server keeps serving: new session -> ${r.status}`);
 await fetch(`${api}/stop_session`, { method: "POST" });
