@@ -177,6 +177,7 @@ static sana_status parse_merges(loader *L) {
       if (!sp || memchr(sp + 1, ' ', n - (size_t)(sp + 1 - s)))
         return sana_jpull_fail(&L->j, SANA_ERR_FORMAT, "model.merges[%zu] '%s' is not two tokens separated by one space",
                                L->n_merges, show(shown, s, n));
+      /* kept back to back: resolve_merges reads a+b in place */
       if ((st = keep_tmp(L, s, (size_t)(sp - s), &m[0])) || (st = keep_tmp(L, sp + 1, n - (size_t)(sp + 1 - s), &m[1])))
         return st;
     }
@@ -490,14 +491,19 @@ uint64_t sana_tok_hash(const char *s, size_t len) {
 
 static uint64_t pair_hash(uint64_t key) { return mix64(key); }
 
-int32_t sana_tok_vocab_find(const sana_tokenizer *t, const char *s, size_t len) {
-  if (!t->vocab_slots) return -1;
-  for (uint32_t i = (uint32_t)sana_tok_hash(s, len) & t->vocab_mask;; i = (i + 1) & t->vocab_mask) {
+/* Looks s up from its home slot i (its hash & vocab_mask). */
+static int32_t vocab_find_at(const sana_tokenizer *t, const char *s, size_t len, uint32_t i) {
+  for (;; i = (i + 1) & t->vocab_mask) {
     int32_t id = t->vocab_slots[i];
     if (id < 0) return -1;
     const sana_tok_str *e = &t->id_text[id];
     if (e->len == len && memcmp(t->text + e->off, s, len) == 0) return id;
   }
+}
+
+int32_t sana_tok_vocab_find(const sana_tokenizer *t, const char *s, size_t len) {
+  if (!t->vocab_slots) return -1;
+  return vocab_find_at(t, s, len, (uint32_t)sana_tok_hash(s, len) & t->vocab_mask);
 }
 
 const sana_tok_merge *sana_tok_merge_find(const sana_tokenizer *t, int32_t a, int32_t b) {
@@ -611,54 +617,64 @@ static sana_status resolve_added(loader *L) {
   return SANA_OK;
 }
 
+/* The merges are resolved in batches whose hash-table reads are prefetched a stage ahead: the
+ * three lookups per merge (a, b, a+b) are each a chain of dependent cache misses (slot, id_text,
+ * text), which would otherwise dominate the load time. */
+#define MERGE_BATCH 32
+
 static sana_status resolve_merges(loader *L) {
   sana_tokenizer *t = L->t;
-  char shown[200], concat_buf[256];
+  char shown[200];
   uint64_t slots = pow2_at_least(L->n_merges + L->n_merges / 2 + 2);
   t->merge_slots = calloc(slots, sizeof *t->merge_slots);
   if (!t->merge_slots) return nomem(L);
   t->merge_mask = slots - 1;
-  char *concat = concat_buf;
-  size_t concat_cap = sizeof concat_buf;
-  sana_status st = SANA_OK;
-  for (size_t i = 0; i < L->n_merges && !st; i++) {
-    sana_tok_str ma = L->merges[i][0], mb = L->merges[i][1];
-    const char *sa = L->tmp + ma.off, *sb = L->tmp + mb.off;
-    int32_t ia = sana_tok_vocab_find(t, sa, ma.len), ib = sana_tok_vocab_find(t, sb, mb.len);
-    if (ia < 0 || ib < 0) {
-      int bad_a = ia < 0;
-      st = sana_err(L->err, SANA_ERR_FORMAT, "%s: model.merges[%zu]: token '%s' is not in model.vocab", L->label, i,
-                    show(shown, bad_a ? sa : sb, bad_a ? ma.len : mb.len));
-      break;
-    }
-    size_t n = (size_t)ma.len + mb.len;
-    if (n > concat_cap) {
-      char *c = malloc(n);
-      if (!c) {
-        st = nomem(L);
-        break;
+  for (size_t base = 0; base < L->n_merges; base += MERGE_BATCH) {
+    size_t m = L->n_merges - base < MERGE_BATCH ? L->n_merges - base : MERGE_BATCH;
+    const char *str[MERGE_BATCH][3];
+    size_t len[MERGE_BATCH][3];
+    uint32_t slot[MERGE_BATCH][3];
+    int32_t id[MERGE_BATCH][3];
+    uint64_t key[MERGE_BATCH], mslot[MERGE_BATCH];
+    for (size_t k = 0; k < m; k++) {
+      sana_tok_str ma = L->merges[base + k][0], mb = L->merges[base + k][1];
+      /* parse_merges keeps a and b back to back, so a+b is read in place */
+      str[k][0] = str[k][2] = L->tmp + ma.off;
+      str[k][1] = L->tmp + mb.off;
+      len[k][0] = ma.len;
+      len[k][1] = mb.len;
+      len[k][2] = (size_t)ma.len + mb.len;
+      for (int j = 0; j < 3; j++) {
+        slot[k][j] = (uint32_t)sana_tok_hash(str[k][j], len[k][j]) & t->vocab_mask;
+        __builtin_prefetch(&t->vocab_slots[slot[k][j]]);
       }
-      if (concat != concat_buf) free(concat);
-      concat = c;
-      concat_cap = n;
     }
-    memcpy(concat, sa, ma.len);
-    memcpy(concat + ma.len, sb, mb.len);
-    int32_t merged = sana_tok_vocab_find(t, concat, n);
-    if (merged < 0) {
-      st = sana_err(L->err, SANA_ERR_FORMAT, "%s: model.merges[%zu]: the merged token '%s' is not in model.vocab",
-                    L->label, i, show(shown, concat, n));
-      break;
+    for (size_t k = 0; k < m; k++)
+      for (int j = 0; j < 3; j++)
+        if (t->vocab_slots[slot[k][j]] >= 0) __builtin_prefetch(&t->id_text[t->vocab_slots[slot[k][j]]]);
+    for (size_t k = 0; k < m; k++)
+      for (int j = 0; j < 3; j++)
+        if (t->vocab_slots[slot[k][j]] >= 0) __builtin_prefetch(t->text + t->id_text[t->vocab_slots[slot[k][j]]].off);
+    for (size_t k = 0; k < m; k++) {
+      for (int j = 0; j < 3; j++) {
+        id[k][j] = vocab_find_at(t, str[k][j], len[k][j], slot[k][j]);
+        if (id[k][j] < 0)
+          return sana_err(L->err, SANA_ERR_FORMAT, "%s: model.merges[%zu]: %s '%s' is not in model.vocab", L->label,
+                          base + k, j == 2 ? "the merged token" : "token", show(shown, str[k][j], len[k][j]));
+      }
+      key[k] = sana_tok_pair_key(id[k][0], id[k][1]);
+      mslot[k] = pair_hash(key[k]) & t->merge_mask;
+      __builtin_prefetch(&t->merge_slots[mslot[k]], 1);
     }
-    uint64_t key = sana_tok_pair_key(ia, ib);
-    uint64_t h = pair_hash(key) & t->merge_mask;
-    while (t->merge_slots[h].key && t->merge_slots[h].key != key) h = (h + 1) & t->merge_mask;
-    if (!t->merge_slots[h].key) t->merge_count++;
-    /* a repeated pair keeps its last rank, as tokenizers' HashMap collect does */
-    t->merge_slots[h] = (sana_tok_merge){key, (int32_t)i, merged};
+    for (size_t k = 0; k < m; k++) {
+      uint64_t h = mslot[k];
+      while (t->merge_slots[h].key && t->merge_slots[h].key != key[k]) h = (h + 1) & t->merge_mask;
+      if (!t->merge_slots[h].key) t->merge_count++;
+      /* a repeated pair keeps its last rank, as tokenizers' HashMap collect does */
+      t->merge_slots[h] = (sana_tok_merge){key[k], (int32_t)(base + k), id[k][2]};
+    }
   }
-  if (concat != concat_buf) free(concat);
-  return st;
+  return SANA_OK;
 }
 
 int32_t sana_tokenizer_token_id(const sana_tokenizer *t, const char *token) {
