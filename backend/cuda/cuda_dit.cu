@@ -24,10 +24,9 @@ static int64_t last_dim(const sana_tensor *t) { return t->nd ? t->ne[t->nd - 1] 
 
 /* ---- concat_cols ---- */
 
-__global__ void concat_kernel(bf16 *y, const bf16 *a, const bf16 *b, int64_t M, int64_t A, int64_t B) {
-  int64_t n = M * (A + B);
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t r = i / (A + B), j = i % (A + B);
+template <typename I> __global__ void concat_kernel(bf16 *y, const bf16 *a, const bf16 *b, I M, I A, I B) {
+  for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < M * (A + B); i += (I)gridDim.x * blockDim.x) {
+    I r = i / (A + B), j = i % (A + B);
     y[i] = j < A ? a[r * A + j] : b[r * B + j - A];
   }
 }
@@ -40,8 +39,14 @@ static void cuda_concat_cols(sana_backend *be, sana_tensor *y, const sana_tensor
     return;
   }
   if (M * (A + B) == 0) return;
-  concat_kernel<<<cuda_blocks(M * (A + B), DIT_THREADS), DIT_THREADS, 0, cuda_of(be)->stream>>>(
-      (bf16 *)y->data, (const bf16 *)a->data, (const bf16 *)b->data, M, A, B);
+  unsigned blocks = cuda_blocks(M * (A + B), DIT_THREADS);
+  cudaStream_t s = cuda_of(be)->stream;
+  if (M * (A + B) < ((int64_t)1 << 31))
+    concat_kernel<uint32_t><<<blocks, DIT_THREADS, 0, s>>>((bf16 *)y->data, (const bf16 *)a->data,
+                                                          (const bf16 *)b->data, M, A, B);
+  else
+    concat_kernel<int64_t><<<blocks, DIT_THREADS, 0, s>>>((bf16 *)y->data, (const bf16 *)a->data,
+                                                         (const bf16 *)b->data, M, A, B);
   cuda_after_launch(be, "concat_cols");
 }
 
@@ -76,24 +81,44 @@ static void cuda_frame_mean(sana_backend *be, sana_tensor *y, const sana_tensor 
 
 /* ---- dwconv3x3: one thread per (token, channel) ---- */
 
-__global__ void dwconv_kernel(bf16 *y, const bf16 *x, const bf16 *w, const bf16 *b, int64_t N, int64_t Hl,
-                              int64_t Wl, int64_t Ch) {
-  int64_t S = Hl * Wl, n_all = N * Ch;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n_all; i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t n = i / Ch, j = i % Ch, t = n / S, h = n % S / Wl, ww = n % Wl;
-    float acc = b ? __bfloat162float(b[j]) : 0.0f;
+template <int V>
+__global__ void dwconv_kernel(bf16 *y, const bf16 *x, const bf16 *w, const bf16 *b, int N, int Hl, int Wl, int Ch) {
+  const int S = Hl * Wl, G = Ch / V;
+  for (int n = blockIdx.y; n < N; n += gridDim.y) {
+    const int t = n / S, h = n % S / Wl, ww = n % Wl;
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < G; j += gridDim.x * blockDim.x) {
+      float acc[V], wk[V * 9], xv[V];
+      if constexpr (V == 8) {
+        if (b) bf16x8_to_f(*(const uint4 *)(b + j * 8), acc);
 #pragma unroll
-    for (int dy = 0; dy < 3; dy++) {
-      int64_t hh = h + dy - 1;
-      if (hh < 0 || hh >= Hl) continue;
+        for (int q = 0; q < 9; q++) bf16x8_to_f(((const uint4 *)(w + (int64_t)j * 72))[q], wk + 8 * q);
+      } else {
+        acc[0] = b ? __bfloat162float(b[j]) : 0.0f;
 #pragma unroll
-      for (int dx = 0; dx < 3; dx++) {
-        int64_t xx = ww + dx - 1;
-        if (xx < 0 || xx >= Wl) continue;
-        acc += __bfloat162float(w[j * 9 + dy * 3 + dx]) * __bfloat162float(x[(t * S + hh * Wl + xx) * Ch + j]);
+        for (int q = 0; q < 9; q++) wk[q] = __bfloat162float(w[(int64_t)j * 9 + q]);
       }
+      if (!b)
+#pragma unroll
+        for (int v = 0; v < V; v++) acc[v] = 0.0f;
+#pragma unroll
+      for (int dy = 0; dy < 3; dy++) {
+        int hh = h + dy - 1;
+        if (hh < 0 || hh >= Hl) continue;
+#pragma unroll
+        for (int dx = 0; dx < 3; dx++) {
+          int xx = ww + dx - 1;
+          if (xx < 0 || xx >= Wl) continue;
+          const bf16 *src = x + ((int64_t)t * S + hh * Wl + xx) * Ch + (int64_t)j * V;
+          if constexpr (V == 8) bf16x8_to_f(*(const uint4 *)src, xv);
+          else xv[0] = __bfloat162float(*src);
+#pragma unroll
+          for (int v = 0; v < V; v++) acc[v] += wk[v * 9 + dy * 3 + dx] * xv[v];
+        }
+      }
+      bf16 *dst = y + (int64_t)n * Ch + (int64_t)j * V;
+      if constexpr (V == 8) *(uint4 *)dst = f_to_bf16x8(acc);
+      else *dst = __float2bfloat16_rn(acc[0]);
     }
-    y[i] = __float2bfloat16_rn(acc);
   }
 }
 
@@ -107,25 +132,36 @@ static void cuda_dwconv3x3(sana_backend *be, sana_tensor *y, const sana_tensor *
     return;
   }
   if (N * Ch == 0) return;
-  dwconv_kernel<<<cuda_blocks(N * Ch, DIT_THREADS), DIT_THREADS, 0, cuda_of(be)->stream>>>(
-      (bf16 *)y->data, (const bf16 *)x->data, (const bf16 *)w->data, b ? (const bf16 *)b->data : nullptr, N, Hl,
-      Wl, Ch);
+  if (N > 0x7fffffff || N * Ch > ((int64_t)1 << 40) || Ch > 0x7fffffff) {
+    cuda_fail(be, "dwconv3x3", "%lld tokens of %lld channels exceed the kernel's indexing", (long long)N,
+              (long long)Ch);
+    return;
+  }
+  /* eight channels per thread (16-byte loads; the weight's 8x9 taps are 144 aligned bytes) */
+  bool vec = Ch % 8 == 0 && cuda_aligned16(y->data, x->data, w->data) && cuda_aligned16(b ? b->data : nullptr);
+  int V = vec ? 8 : 1;
+  dim3 grid(cuda_blocks(Ch / V, DIT_THREADS), (unsigned)(N < 65535 ? N : 65535));
+  void (*kern)(bf16 *, const bf16 *, const bf16 *, const bf16 *, int, int, int, int) =
+      vec ? dwconv_kernel<8> : dwconv_kernel<1>;
+  kern<<<grid, DIT_THREADS, 0, cuda_of(be)->stream>>>((bf16 *)y->data, (const bf16 *)x->data, (const bf16 *)w->data,
+                                                       b ? (const bf16 *)b->data : nullptr, (int)N, (int)Hl, (int)Wl,
+                                                       (int)Ch);
   cuda_after_launch(be, "dwconv3x3");
 }
 
 /* ---- glu ---- */
 
-__global__ void glu_kernel(bf16 *y, const bf16 *x, int64_t M, int64_t F) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < M * F; i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t r = i / F, j = i % F;
+template <typename I> __global__ void glu_kernel(bf16 *y, const bf16 *x, I M, I F) {
+  for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < M * F; i += (I)gridDim.x * blockDim.x) {
+    I r = i / F, j = i % F;
     const bf16 *xr = x + r * 2 * F;
     y[i] = __float2bfloat16_rn(__bfloat162float(xr[j]) * dev_act(__bfloat162float(xr[F + j]), SANA_ACT_SILU));
   }
 }
 
-__global__ void glu8_kernel(uint4 *y, const uint4 *x, int64_t M, int64_t F8) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < M * F8; i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t r = i / F8, j = i % F8;
+template <typename I> __global__ void glu8_kernel(uint4 *y, const uint4 *x, I M, I F8) {
+  for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < M * F8; i += (I)gridDim.x * blockDim.x) {
+    I r = i / F8, j = i % F8;
     float a[8], g[8];
     bf16x8_to_f(x[r * 2 * F8 + j], a);
     bf16x8_to_f(x[r * 2 * F8 + F8 + j], g);
@@ -144,36 +180,43 @@ static void cuda_glu(sana_backend *be, sana_tensor *y, const sana_tensor *x) {
   }
   if (M * F == 0) return;
   cudaStream_t s = cuda_of(be)->stream;
-  if (F % 8 == 0 && cuda_aligned16(y->data, x->data))
-    glu8_kernel<<<cuda_blocks(M * F / 8, DIT_THREADS), DIT_THREADS, 0, s>>>((uint4 *)y->data,
-                                                                            (const uint4 *)x->data, M, F / 8);
-  else
-    glu_kernel<<<cuda_blocks(M * F, DIT_THREADS), DIT_THREADS, 0, s>>>((bf16 *)y->data, (const bf16 *)x->data,
-                                                                       M, F);
+  bool small = 2 * M * F < ((int64_t)1 << 31);
+  if (F % 8 == 0 && cuda_aligned16(y->data, x->data)) {
+    unsigned g = cuda_blocks(M * F / 8, DIT_THREADS);
+    if (small) glu8_kernel<uint32_t><<<g, DIT_THREADS, 0, s>>>((uint4 *)y->data, (const uint4 *)x->data, M, F / 8);
+    else glu8_kernel<int64_t><<<g, DIT_THREADS, 0, s>>>((uint4 *)y->data, (const uint4 *)x->data, M, F / 8);
+  } else {
+    unsigned g = cuda_blocks(M * F, DIT_THREADS);
+    if (small) glu_kernel<uint32_t><<<g, DIT_THREADS, 0, s>>>((bf16 *)y->data, (const bf16 *)x->data, M, F);
+    else glu_kernel<int64_t><<<g, DIT_THREADS, 0, s>>>((bf16 *)y->data, (const bf16 *)x->data, M, F);
+  }
   cuda_after_launch(be, "glu");
 }
 
 /* ---- temporal_conv: one GEMM over the stacked taps ---- */
 
 /* x3[n, k·C + c] = s_in[t−1+k][tok][c] with s_in[−1] = prev (or 0) and s_in[T] = 0. */
-__global__ void tconv_stack_kernel(bf16 *x3, const bf16 *s, const bf16 *prev, int64_t T, int64_t S, int64_t C) {
-  int64_t n_all = T * S * 3 * C;
+__global__ void tconv_stack_kernel(bf16 *x3, const bf16 *s, const bf16 *prev, int T, int S, int C) {
   const bf16 zero = __float2bfloat16_rn(0.0f);
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n_all; i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t n = i / (3 * C), k = i % (3 * C) / C, c = i % C, t = n / S, tok = n % S, ts = t - 1 + k;
-    bf16 v = zero;
-    if (ts >= 0 && ts < T) v = s[(ts * S + tok) * C + c];
-    else if (ts < 0 && prev) v = prev[tok * C + c];
-    x3[i] = v;
+  for (int n = blockIdx.y; n < T * S; n += gridDim.y) {
+    const int t = n / S, tok = n % S;
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < 3 * C; j += gridDim.x * blockDim.x) {
+      int k = j / C, c = j - k * C, ts = t - 1 + k;
+      bf16 v = zero;
+      if (ts >= 0 && ts < T) v = s[((int64_t)ts * S + tok) * C + c];
+      else if (ts < 0 && prev) v = prev[(int64_t)tok * C + c];
+      x3[(int64_t)n * 3 * C + j] = v;
+    }
   }
 }
 
 /* w3[o, k·C + c] = w[o, c, k, 0] */
-__global__ void tconv_weight_kernel(bf16 *w3, const bf16 *w, int64_t C) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < 3 * C * C; i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t o = i / (3 * C), k = i % (3 * C) / C, c = i % C;
-    w3[i] = w[(o * C + c) * 3 + k];
-  }
+__global__ void tconv_weight_kernel(bf16 *w3, const bf16 *w, int C) {
+  for (int o = blockIdx.y; o < C; o += gridDim.y)
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < 3 * C; j += gridDim.x * blockDim.x) {
+      int k = j / C, c = j - k * C;
+      w3[(int64_t)o * 3 * C + j] = w[((int64_t)o * C + c) * 3 + k];
+    }
 }
 
 static void cuda_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tensor *s, const sana_tensor *w,
@@ -187,6 +230,11 @@ static void cuda_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tens
     return;
   }
   if (N * C == 0) return;
+  if (N > 0x7fffffff || 3 * C > 0x7fffffff) {
+    cuda_fail(be, "temporal_conv", "%lld tokens of %lld channels exceed the kernel's indexing", (long long)N,
+              (long long)C);
+    return;
+  }
   size_t xb = (size_t)(N * 3 * C) * sizeof(bf16), wb = (size_t)(3 * C * C) * sizeof(bf16);
   void *x3 = be->alloc(be, xb), *w3 = be->alloc(be, wb);
   if (!x3 || !w3) {
@@ -196,10 +244,11 @@ static void cuda_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tens
     return;
   }
   cudaStream_t st = cuda_of(be)->stream;
-  tconv_stack_kernel<<<cuda_blocks(N * 3 * C, DIT_THREADS), DIT_THREADS, 0, st>>>(
-      (bf16 *)x3, (const bf16 *)s->data, prev ? (const bf16 *)prev->data : nullptr, T, S, C);
-  tconv_weight_kernel<<<cuda_blocks(3 * C * C, DIT_THREADS), DIT_THREADS, 0, st>>>((bf16 *)w3,
-                                                                                   (const bf16 *)w->data, C);
+  unsigned gx = cuda_blocks(3 * C, DIT_THREADS);
+  tconv_stack_kernel<<<dim3(gx, (unsigned)(N < 65535 ? N : 65535)), DIT_THREADS, 0, st>>>(
+      (bf16 *)x3, (const bf16 *)s->data, prev ? (const bf16 *)prev->data : nullptr, (int)T, (int)S, (int)C);
+  tconv_weight_kernel<<<dim3(gx, (unsigned)(C < 65535 ? C : 65535)), DIT_THREADS, 0, st>>>(
+      (bf16 *)w3, (const bf16 *)w->data, (int)C);
   cuda_after_launch(be, "temporal_conv");
   int64_t xne[2] = {N, 3 * C}, wne[2] = {C, 3 * C}, yne[2] = {N, C};
   sana_tensor xt = sana_tensor_make(SANA_BF16, x3, 2, xne), wt = sana_tensor_make(SANA_BF16, w3, 2, wne);
@@ -220,11 +269,11 @@ static void cuda_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tens
 
 /* stats layout, fp32: mats[h][t][m][D][D] with m = 0: P (β k_rot k_rotᵀ), 1: Pz (β k_hat k_hatᵀ),
  * 2: Â (β v k_rotᵀ); bvec[h][t][D] = Σ β k_hat. Grid (H·T, 3, GDN_SPLIT), 16×16 threads, thread
- * (ty, tx) owns entries (ty + 16i, tx + 16j). */
-__global__ void __launch_bounds__(256) gdn_stats_kernel(float *mats, float *bvec, const bf16 *kh, const bf16 *kr,
+ * (ty, tx) owns rows and columns 4·ty + {0..3, 64..67} × 4·tx + {0..3, 64..67} (float4 reads). */
+__global__ void __launch_bounds__(256, 2) gdn_stats_kernel(float *mats, float *bvec, const bf16 *kh, const bf16 *kr,
                                                         const bf16 *v, const bf16 *beta, int64_t T, int64_t S,
                                                         int H, int D) {
-  __shared__ float L[GDN_TOK][GDN_DMAX], R[GDN_TOK][GDN_DMAX];
+  __shared__ __align__(16) float L[GDN_TOK][GDN_DMAX], R[GDN_TOK][GDN_DMAX];
   const int h = blockIdx.x / (int)T, t = blockIdx.x % (int)T, m = blockIdx.y;
   const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * 16 + tx;
   const int64_t HD = (int64_t)H * D, per = (S + GDN_SPLIT - 1) / GDN_SPLIT;
@@ -251,9 +300,10 @@ __global__ void __launch_bounds__(256) gdn_stats_kernel(float *mats, float *bvec
       for (int r = 0; r < GDN_TOK; r++) bacc += L[r][tid];
 #pragma unroll 4
     for (int r = 0; r < GDN_TOK; r++) {
-      float a[8], b[8];
-#pragma unroll
-      for (int i = 0; i < 8; i++) a[i] = L[r][ty + 16 * i], b[i] = R[r][tx + 16 * i];
+      const float4 l0 = *(const float4 *)&L[r][4 * ty], l1 = *(const float4 *)&L[r][64 + 4 * ty];
+      const float4 r0 = *(const float4 *)&R[r][4 * tx], r1 = *(const float4 *)&R[r][64 + 4 * tx];
+      const float a[8] = {l0.x, l0.y, l0.z, l0.w, l1.x, l1.y, l1.z, l1.w};
+      const float b[8] = {r0.x, r0.y, r0.z, r0.w, r1.x, r1.y, r1.z, r1.w};
 #pragma unroll
       for (int i = 0; i < 8; i++)
 #pragma unroll
@@ -266,7 +316,7 @@ __global__ void __launch_bounds__(256) gdn_stats_kernel(float *mats, float *bvec
   for (int i = 0; i < 8; i++)
 #pragma unroll
     for (int j = 0; j < 8; j++) {
-      int a = ty + 16 * i, b = tx + 16 * j;
+      int a = (i & 3) + (i >> 2) * 64 + 4 * ty, b = (j & 3) + (j >> 2) * 64 + 4 * tx;
       if (a < D && b < D) atomicAdd(dst + a * D + b, acc[i][j]);
     }
   if (m == 1 && tid < D) atomicAdd(bvec + ((int64_t)h * T + t) * D + tid, bacc);
@@ -308,6 +358,7 @@ __global__ void __launch_bounds__(256) gdn_scan_kernel(float *hist, const float 
       float gt = __bfloat162float(g[t * H + h]);
 #pragma unroll
       for (int c = 0; c < GDN_DMAX / 32; c++) nx[c] = 0.0f;
+#pragma unroll 8 /* independent loads in flight: the loop is latency-bound otherwise */
       for (int k = 0; k < D; k++) {
         float xk = x[k];
 #pragma unroll

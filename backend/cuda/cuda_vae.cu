@@ -16,8 +16,14 @@ extern "C" {
 #define VAE_THREADS 256
 typedef __nv_bfloat16 bf16;
 
-#define GRID_LOOP(i, n) \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+/* Index math in 32 bits where the tensor allows (64-bit division is a long subroutine that
+ * dominated these bandwidth-bound kernels); IDX_LAUNCH picks the instance by element count. */
+#define GRID_LOOP(I, i, n) for (I i = (I)blockIdx.x * blockDim.x + threadIdx.x; i < (I)(n); i += (I)gridDim.x * blockDim.x)
+#define IDX_LAUNCH(n, kern, grid, s, ...)                                                      \
+  do {                                                                                         \
+    if ((int64_t)(n) < ((int64_t)1 << 31)) kern<uint32_t><<<(grid), VAE_THREADS, 0, (s)>>>(__VA_ARGS__); \
+    else kern<int64_t><<<(grid), VAE_THREADS, 0, (s)>>>(__VA_ARGS__);                           \
+  } while (0)
 
 /* ---- conv3d ---- */
 
@@ -31,9 +37,10 @@ typedef __nv_bfloat16 bf16;
 #define CV_SMEM ((CV_HH * CV_HW + 9 * CV_CO) * CV_LD * 2)
 
 /* wt[tap][co][ci] (co < Cop, ci < Cip, zero outside) = w[co][ci][tap] */
-__global__ void conv_weight_kernel(bf16 *wt, const bf16 *w, int64_t Co, int64_t Ci, int64_t Cop, int64_t Cip) {
-  GRID_LOOP(i, 27 * Cop * Cip) {
-    int64_t tap = i / (Cop * Cip), co = i / Cip % Cop, ci = i % Cip;
+template <typename I>
+__global__ void conv_weight_kernel(bf16 *wt, const bf16 *w, I Co, I Ci, I Cop, I Cip) {
+  GRID_LOOP(I, i, 27 * Cop * Cip) {
+    I tap = i / (Cop * Cip), co = i / Cip % Cop, ci = i % Cip;
     wt[i] = co < Co && ci < Ci ? w[(co * Ci + ci) * 27 + tap] : __float2bfloat16_rn(0.0f);
   }
 }
@@ -166,8 +173,8 @@ static void cuda_conv3d(sana_backend *be, sana_tensor *y, const sana_tensor *x, 
     CUDA_OK(be, op, cudaFuncSetAttribute(conv3d_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, CV_SMEM));
     attr_set = true;
   }
-  conv_weight_kernel<<<cuda_blocks(27 * Cop * Cip, VAE_THREADS), VAE_THREADS, 0, s>>>(wt, (const bf16 *)w->data, Co,
-                                                                                      Ci, Cop, Cip);
+  IDX_LAUNCH(27 * Cop * Cip, conv_weight_kernel, cuda_blocks(27 * Cop * Cip, VAE_THREADS), s, wt,
+             (const bf16 *)w->data, Co, Ci, Cop, Cip);
   conv3d_kernel<<<dim3((unsigned)tiles, (unsigned)(Cop / CV_CO), (unsigned)T), 256, CV_SMEM, s>>>(
       (bf16 *)y->data, (const bf16 *)x->data, wt, b ? (const bf16 *)b->data : nullptr, (int)Ci, (int)Co, (int)Cip,
       (int)Cop, (int)H, (int)W, pad == SANA_PAD_REFLECT);
@@ -178,7 +185,7 @@ static void cuda_conv3d(sana_backend *be, sana_tensor *y, const sana_tensor *x, 
 /* ---- rms_norm_act: one thread per voxel, two passes over the channels ---- */
 
 __global__ void rms_norm_act_kernel(bf16 *y, const bf16 *x, int64_t T, int64_t C, int64_t R, float eps, int act) {
-  GRID_LOOP(i, T * R) {
+  GRID_LOOP(int64_t, i, T * R) {
     int64_t t = i / R, r = i % R;
     const bf16 *xp = x + t * C * R + r;
     float s = 0.0f;
@@ -207,15 +214,16 @@ static void cuda_rms_norm_act(sana_backend *be, sana_tensor *y, const sana_tenso
 
 /* ---- space_to_depth / depth_to_space / patchify / transpose01: one thread per output ---- */
 
-__global__ void s2d_kernel(bf16 *y, const bf16 *x, int64_t To, int64_t Co, int64_t Ho, int64_t Wo, int64_t C,
+template <typename I>
+__global__ void s2d_kernel(bf16 *y, const bf16 *x, I To, I Co, I Ho, I Wo, I C,
                            int st, int sh, int sw, int group, int accumulate) {
-  const int64_t H = Ho * sh, W = Wo * sw, prod = (int64_t)st * sh * sw;
+  const I H = Ho * sh, W = Wo * sw, prod = (I)st * sh * sw;
   const float inv = 1.0f / (float)group;
-  GRID_LOOP(i, To * Co * Ho * Wo) {
-    int64_t wo = i % Wo, ho = i / Wo % Ho, co = i / (Wo * Ho) % Co, to = i / (Wo * Ho * Co);
+  GRID_LOOP(I, i, To * Co * Ho * Wo) {
+    I wo = i % Wo, ho = i / Wo % Ho, co = i / (Wo * Ho) % Co, to = i / (Wo * Ho * Co);
     float s = 0.0f;
     for (int k = 0; k < group; k++) {
-      int64_t cu = co * group + k, c = cu / prod, it = cu / (sh * sw) % st, ih = cu / sw % sh, iw = cu % sw;
+      I cu = co * group + k, c = cu / prod, it = cu / (sh * sw) % st, ih = cu / sw % sh, iw = cu % sw;
       s += __bfloat162float(x[(((to * st + it) * C + c) * H + ho * sh + ih) * W + wo * sw + iw]) * inv;
     }
     if (accumulate) s += __bfloat162float(y[i]);
@@ -235,18 +243,19 @@ static void cuda_space_to_depth(sana_backend *be, sana_tensor *y, const sana_ten
   }
   int64_t n = sana_numel(y);
   if (n == 0) return;
-  s2d_kernel<<<cuda_blocks(n, VAE_THREADS), VAE_THREADS, 0, cuda_of(be)->stream>>>(
+  IDX_LAUNCH(n + sana_numel(x), s2d_kernel, cuda_blocks(n, VAE_THREADS), cuda_of(be)->stream,
       (bf16 *)y->data, (const bf16 *)x->data, T / st, y->ne[1], H / sh, W / sw, C, st, sh, sw, group, accumulate);
   cuda_after_launch(be, "vae.space_to_depth");
 }
 
-__global__ void d2s_kernel(bf16 *y, const bf16 *x, int64_t To, int64_t Cy, int64_t Ho, int64_t Wo, int64_t C,
+template <typename I>
+__global__ void d2s_kernel(bf16 *y, const bf16 *x, I To, I Cy, I Ho, I Wo, I C,
                            int st, int sh, int sw, int trim, int accumulate) {
-  const int64_t H = Ho / sh, W = Wo / sw, Cx = C * st * sh * sw;
-  GRID_LOOP(i, To * Cy * Ho * Wo) {
-    int64_t wo = i % Wo, ho = i / Wo % Ho, co = i / (Wo * Ho) % Cy, to = i / (Wo * Ho * Cy);
-    int64_t ts = to + trim, t = ts / st, it = ts % st, c = co % C;
-    int64_t cx = ((c * st + it) * sh + ho % sh) * sw + wo % sw;
+  const I H = Ho / sh, W = Wo / sw, Cx = C * st * sh * sw;
+  GRID_LOOP(I, i, To * Cy * Ho * Wo) {
+    I wo = i % Wo, ho = i / Wo % Ho, co = i / (Wo * Ho) % Cy, to = i / (Wo * Ho * Cy);
+    I ts = to + trim, t = ts / st, it = ts % st, c = co % C;
+    I cx = ((c * st + it) * sh + ho % sh) * sw + wo % sw;
     float v = __bfloat162float(x[((t * Cx + cx) * H + ho / sh) * W + wo / sw]);
     if (accumulate) v += __bfloat162float(y[i]);
     y[i] = __float2bfloat16_rn(v);
@@ -265,19 +274,20 @@ static void cuda_depth_to_space(sana_backend *be, sana_tensor *y, const sana_ten
   }
   int64_t n = sana_numel(y);
   if (n == 0) return;
-  d2s_kernel<<<cuda_blocks(n, VAE_THREADS), VAE_THREADS, 0, cuda_of(be)->stream>>>(
+  IDX_LAUNCH(n + sana_numel(x), d2s_kernel, cuda_blocks(n, VAE_THREADS), cuda_of(be)->stream,
       (bf16 *)y->data, (const bf16 *)x->data, To, C * repeats, H * sh, W * sw, C, st, sh, sw, trim, accumulate);
   cuda_after_launch(be, "vae.depth_to_space");
 }
 
 /* one thread per pixel element (t, c, Y, X); pat channel c·p² + (X % p)·p + Y % p */
-__global__ void patchify_kernel(bf16 *pix, bf16 *pat, int64_t T, int64_t C, int64_t H, int64_t W, int p,
+template <typename I>
+__global__ void patchify_kernel(bf16 *pix, bf16 *pat, I T, I C, I H, I W, int p,
                                 int unpatch) {
-  const int64_t h = H / p, w = W / p;
-  GRID_LOOP(i, T * C * H * W) {
-    int64_t X = i % W, Y = i / W % H, c = i / (W * H) % C, t = i / (W * H * C);
-    int64_t cp = c * p * p + (X % p) * p + Y % p;
-    int64_t j = ((t * C * p * p + cp) * h + Y / p) * w + X / p;
+  const I h = H / p, w = W / p;
+  GRID_LOOP(I, i, T * C * H * W) {
+    I X = i % W, Y = i / W % H, c = i / (W * H) % C, t = i / (W * H * C);
+    I cp = c * p * p + (X % p) * p + Y % p;
+    I j = ((t * C * p * p + cp) * h + Y / p) * w + X / p;
     if (unpatch) pix[i] = pat[j];
     else pat[j] = pix[i];
   }
@@ -294,14 +304,15 @@ static void cuda_patchify(sana_backend *be, sana_tensor *y, const sana_tensor *x
   }
   int64_t n = sana_numel(pix);
   if (n == 0) return;
-  patchify_kernel<<<cuda_blocks(n, VAE_THREADS), VAE_THREADS, 0, cuda_of(be)->stream>>>(
+  IDX_LAUNCH(n, patchify_kernel, cuda_blocks(n, VAE_THREADS), cuda_of(be)->stream,
       (bf16 *)pix->data, (bf16 *)pat->data, T, C, H, W, p, unpatch);
   cuda_after_launch(be, "vae.patchify");
 }
 
-__global__ void transpose01_kernel(bf16 *y, const bf16 *x, int64_t A, int64_t B, int64_t R) {
-  GRID_LOOP(i, A * B * R) {
-    int64_t r = i % R, b = i / R % B, a = i / (R * B);
+template <typename I>
+__global__ void transpose01_kernel(bf16 *y, const bf16 *x, I A, I B, I R) {
+  GRID_LOOP(I, i, A * B * R) {
+    I r = i % R, b = i / R % B, a = i / (R * B);
     y[i] = x[(b * A + a) * R + r];
   }
 }
@@ -314,16 +325,17 @@ static void cuda_transpose01(sana_backend *be, sana_tensor *y, const sana_tensor
   }
   int64_t B = x->ne[0], A = x->ne[1], R = A * B > 0 ? sana_numel(x) / (A * B) : 0;
   if (A * B * R == 0) return;
-  transpose01_kernel<<<cuda_blocks(A * B * R, VAE_THREADS), VAE_THREADS, 0, cuda_of(be)->stream>>>(
+  IDX_LAUNCH(A * B * R, transpose01_kernel, cuda_blocks(A * B * R, VAE_THREADS), cuda_of(be)->stream,
       (bf16 *)y->data, (const bf16 *)x->data, A, B, R);
   cuda_after_launch(be, "vae.transpose01");
 }
 
 /* ---- channel_affine, axpby ---- */
 
-__global__ void channel_affine_kernel(bf16 *y, const bf16 *x, const float *ss, int64_t T, int64_t C, int64_t R) {
-  GRID_LOOP(i, T * C * R) {
-    int64_t c = i / R % C;
+template <typename I>
+__global__ void channel_affine_kernel(bf16 *y, const bf16 *x, const float *ss, I T, I C, I R) {
+  GRID_LOOP(I, i, T * C * R) {
+    I c = i / R % C;
     y[i] = __float2bfloat16_rn(__bfloat162float(x[i]) * ss[c] + ss[C + c]);
   }
 }
@@ -349,7 +361,7 @@ static void cuda_channel_affine(sana_backend *be, sana_tensor *y, const sana_ten
   cudaStream_t s = cuda_of(be)->stream;
   if (CUDA_OK(be, op, cudaMemcpyAsync(ss, scale, bytes / 2, cudaMemcpyHostToDevice, s)) &&
       CUDA_OK(be, op, cudaMemcpyAsync(ss + C, shift, bytes / 2, cudaMemcpyHostToDevice, s))) {
-    channel_affine_kernel<<<cuda_blocks(T * C * R, VAE_THREADS), VAE_THREADS, 0, s>>>(
+    IDX_LAUNCH(T * C * R, channel_affine_kernel, cuda_blocks(T * C * R, VAE_THREADS), s,
         (bf16 *)y->data, (const bf16 *)x->data, ss, T, C, R);
     cuda_after_launch(be, op);
   }
@@ -357,11 +369,11 @@ static void cuda_channel_affine(sana_backend *be, sana_tensor *y, const sana_ten
 }
 
 __global__ void axpby_kernel(bf16 *y, const bf16 *x, int64_t n, float a, float b) {
-  GRID_LOOP(i, n) y[i] = __float2bfloat16_rn(__bfloat162float(x[i]) * a + __bfloat162float(y[i]) * b);
+  GRID_LOOP(int64_t, i, n) y[i] = __float2bfloat16_rn(__bfloat162float(x[i]) * a + __bfloat162float(y[i]) * b);
 }
 
 __global__ void axpby8_kernel(uint4 *y, const uint4 *x, int64_t n8, float a, float b) {
-  GRID_LOOP(i, n8) {
+  GRID_LOOP(int64_t, i, n8) {
     float fx[8], fy[8];
     bf16x8_to_f(x[i], fx);
     bf16x8_to_f(y[i], fy);
