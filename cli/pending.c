@@ -17,4 +17,3 @@ PENDING(cmd_serve, "serve")
 PENDING(cmd_bench, "bench")
 PENDING(cmd_fetch, "fetch") /* kept: cmd_fetch.c is left out of builds without libcurl */
 PENDING(cmd_info, "info")
-PENDING(cmd_encode_prompt, "encode-prompt")
