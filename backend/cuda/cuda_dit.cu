@@ -32,10 +32,10 @@ template <typename I> __global__ void concat_kernel(bf16 *y, const bf16 *a, cons
 }
 
 static void cuda_concat_cols(sana_backend *be, sana_tensor *y, const sana_tensor *a, const sana_tensor *b) {
-  if (!CUDA_DTYPES(be, "concat_cols", CUDA_BF16_ONLY, y, a, b)) return;
+  if (!CUDA_DTYPES(be, "dit.concat_cols", CUDA_BF16_ONLY, y, a, b)) return;
   int64_t A = last_dim(a), B = last_dim(b), M = sana_numel(a) / (A ? A : 1);
   if (sana_numel(b) != M * B || sana_numel(y) != M * (A + B)) {
-    cuda_fail(be, "concat_cols", "shapes do not match (%lld rows)", (long long)M);
+    cuda_fail(be, "dit.concat_cols", "shapes do not match (%lld rows)", (long long)M);
     return;
   }
   if (M * (A + B) == 0) return;
@@ -47,7 +47,7 @@ static void cuda_concat_cols(sana_backend *be, sana_tensor *y, const sana_tensor
   else
     concat_kernel<int64_t><<<blocks, DIT_THREADS, 0, s>>>((bf16 *)y->data, (const bf16 *)a->data,
                                                          (const bf16 *)b->data, M, A, B);
-  cuda_after_launch(be, "concat_cols");
+  cuda_after_launch(be, "dit.concat_cols");
 }
 
 /* ---- frame_mean: 32 columns × 8 token lanes per block, one block column per frame ---- */
@@ -67,16 +67,16 @@ __global__ void frame_mean_kernel(bf16 *y, const bf16 *x, int64_t S, int64_t C) 
 }
 
 static void cuda_frame_mean(sana_backend *be, sana_tensor *y, const sana_tensor *x, int64_t T) {
-  if (!CUDA_DTYPES(be, "frame_mean", CUDA_BF16_ONLY, y, x)) return;
+  if (!CUDA_DTYPES(be, "dit.frame_mean", CUDA_BF16_ONLY, y, x)) return;
   int64_t C = last_dim(x), N = C ? sana_numel(x) / C : 0;
   if (T <= 0 || N % T || sana_numel(y) != T * C || T > 65535) {
-    cuda_fail(be, "frame_mean", "x has %lld tokens, not a multiple of %lld frames", (long long)N, (long long)T);
+    cuda_fail(be, "dit.frame_mean", "x has %lld tokens, not a multiple of %lld frames", (long long)N, (long long)T);
     return;
   }
   if (C == 0) return;
   frame_mean_kernel<<<dim3(cuda_blocks(C, 32), (unsigned)T), dim3(32, 8), 0, cuda_of(be)->stream>>>(
       (bf16 *)y->data, (const bf16 *)x->data, N / T, C);
-  cuda_after_launch(be, "frame_mean");
+  cuda_after_launch(be, "dit.frame_mean");
 }
 
 /* ---- dwconv3x3: one thread per (token, channel) ---- */
@@ -124,16 +124,16 @@ __global__ void dwconv_kernel(bf16 *y, const bf16 *x, const bf16 *w, const bf16 
 
 static void cuda_dwconv3x3(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
                            const sana_tensor *b, int64_t T, int64_t Hl, int64_t Wl) {
-  if (!CUDA_DTYPES(be, "dwconv3x3", CUDA_BF16_ONLY, y, x, w, b)) return;
+  if (!CUDA_DTYPES(be, "dit.dwconv3x3", CUDA_BF16_ONLY, y, x, w, b)) return;
   int64_t Ch = last_dim(x), N = T * Hl * Wl;
   if (sana_numel(x) != N * Ch || sana_numel(y) != N * Ch || sana_numel(w) != Ch * 9 ||
       (b && sana_numel(b) != Ch) || y->data == x->data) {
-    cuda_fail(be, "dwconv3x3", "shapes do not match (%lld tokens, %lld channels)", (long long)N, (long long)Ch);
+    cuda_fail(be, "dit.dwconv3x3", "shapes do not match (%lld tokens, %lld channels)", (long long)N, (long long)Ch);
     return;
   }
   if (N * Ch == 0) return;
   if (N > 0x7fffffff || N * Ch > ((int64_t)1 << 40) || Ch > 0x7fffffff) {
-    cuda_fail(be, "dwconv3x3", "%lld tokens of %lld channels exceed the kernel's indexing", (long long)N,
+    cuda_fail(be, "dit.dwconv3x3", "%lld tokens of %lld channels exceed the kernel's indexing", (long long)N,
               (long long)Ch);
     return;
   }
@@ -146,7 +146,7 @@ static void cuda_dwconv3x3(sana_backend *be, sana_tensor *y, const sana_tensor *
   kern<<<grid, DIT_THREADS, 0, cuda_of(be)->stream>>>((bf16 *)y->data, (const bf16 *)x->data, (const bf16 *)w->data,
                                                        b ? (const bf16 *)b->data : nullptr, (int)N, (int)Hl, (int)Wl,
                                                        (int)Ch);
-  cuda_after_launch(be, "dwconv3x3");
+  cuda_after_launch(be, "dit.dwconv3x3");
 }
 
 /* ---- glu ---- */
@@ -172,10 +172,10 @@ template <typename I> __global__ void glu8_kernel(uint4 *y, const uint4 *x, I M,
 }
 
 static void cuda_glu(sana_backend *be, sana_tensor *y, const sana_tensor *x) {
-  if (!CUDA_DTYPES(be, "glu", CUDA_BF16_ONLY, y, x)) return;
+  if (!CUDA_DTYPES(be, "dit.glu", CUDA_BF16_ONLY, y, x)) return;
   int64_t F2 = last_dim(x), M = F2 ? sana_numel(x) / F2 : 0, F = F2 / 2;
   if (F2 % 2 || sana_numel(y) != M * F) {
-    cuda_fail(be, "glu", "x must be [M, 2F] and y [M, F]");
+    cuda_fail(be, "dit.glu", "x must be [M, 2F] and y [M, F]");
     return;
   }
   if (M * F == 0) return;
@@ -190,7 +190,7 @@ static void cuda_glu(sana_backend *be, sana_tensor *y, const sana_tensor *x) {
     if (small) glu_kernel<uint32_t><<<g, DIT_THREADS, 0, s>>>((bf16 *)y->data, (const bf16 *)x->data, M, F);
     else glu_kernel<int64_t><<<g, DIT_THREADS, 0, s>>>((bf16 *)y->data, (const bf16 *)x->data, M, F);
   }
-  cuda_after_launch(be, "glu");
+  cuda_after_launch(be, "dit.glu");
 }
 
 /* ---- temporal_conv: one GEMM over the stacked taps ---- */
@@ -221,17 +221,17 @@ __global__ void tconv_weight_kernel(bf16 *w3, const bf16 *w, int C) {
 
 static void cuda_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tensor *s, const sana_tensor *w,
                                const sana_tensor *prev, int64_t T) {
-  if (!CUDA_DTYPES(be, "temporal_conv", CUDA_BF16_ONLY, y, s, w, prev)) return;
+  if (!CUDA_DTYPES(be, "dit.temporal_conv", CUDA_BF16_ONLY, y, s, w, prev)) return;
   int64_t C = last_dim(s), N = C ? sana_numel(s) / C : 0, S = T > 0 ? N / T : 0;
   if (T <= 0 || N % T || sana_numel(y) != N * C || sana_numel(w) != C * C * 3 ||
       (prev && sana_numel(prev) != S * C) || y->data == s->data) {
-    cuda_fail(be, "temporal_conv", "shapes do not match (%lld tokens, %lld frames, %lld channels)", (long long)N,
+    cuda_fail(be, "dit.temporal_conv", "shapes do not match (%lld tokens, %lld frames, %lld channels)", (long long)N,
               (long long)T, (long long)C);
     return;
   }
   if (N * C == 0) return;
   if (N > 0x7fffffff || 3 * C > 0x7fffffff) {
-    cuda_fail(be, "temporal_conv", "%lld tokens of %lld channels exceed the kernel's indexing", (long long)N,
+    cuda_fail(be, "dit.temporal_conv", "%lld tokens of %lld channels exceed the kernel's indexing", (long long)N,
               (long long)C);
     return;
   }
@@ -240,7 +240,7 @@ static void cuda_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tens
   if (!x3 || !w3) {
     if (x3) be->free(be, x3);
     if (w3) be->free(be, w3);
-    cuda_fail(be, "temporal_conv", "out of device memory for the stacked taps (%zu bytes)", xb + wb);
+    cuda_fail(be, "dit.temporal_conv", "out of device memory for the stacked taps (%zu bytes)", xb + wb);
     return;
   }
   cudaStream_t st = cuda_of(be)->stream;
@@ -249,7 +249,7 @@ static void cuda_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tens
       (bf16 *)x3, (const bf16 *)s->data, prev ? (const bf16 *)prev->data : nullptr, (int)T, (int)S, (int)C);
   tconv_weight_kernel<<<dim3(gx, (unsigned)(C < 65535 ? C : 65535)), DIT_THREADS, 0, st>>>(
       (bf16 *)w3, (const bf16 *)w->data, (int)C);
-  cuda_after_launch(be, "temporal_conv");
+  cuda_after_launch(be, "dit.temporal_conv");
   int64_t xne[2] = {N, 3 * C}, wne[2] = {C, 3 * C}, yne[2] = {N, C};
   sana_tensor xt = sana_tensor_make(SANA_BF16, x3, 2, xne), wt = sana_tensor_make(SANA_BF16, w3, 2, wne);
   sana_tensor yt = sana_tensor_make(SANA_BF16, y->data, 2, yne), sv = sana_tensor_make(SANA_BF16, s->data, 2, yne);
@@ -445,7 +445,7 @@ static void cuda_gdn_chunk(sana_backend *be, sana_tensor *o, const sana_tensor *
                            const sana_tensor *k_hat, const sana_tensor *k_rot, const sana_tensor *v,
                            const sana_tensor *beta, const sana_tensor *g, const sana_tensor *gate,
                            sana_tensor *state_kv, sana_tensor *state_z, int64_t T, int save) {
-  const char *op = "gdn_chunk";
+  const char *op = "dit.gdn_chunk";
   if (!CUDA_DTYPES(be, op, CUDA_BF16_ONLY, o, q_hat, q_rot, k_hat, k_rot, v, beta, g, gate)) return;
   if (!CUDA_DTYPES(be, op, 1u << SANA_F32, state_kv, state_z)) return;
   if (q_hat->nd != 3 || T <= 0 || q_hat->ne[0] % T) {
