@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/tensor.h"
 
 typedef struct sana_model sana_model;
 typedef struct sana_stream sana_stream;
@@ -43,8 +44,11 @@ void sana_model_free(sana_model *m);
 void sana_model_size(const sana_model *m, int *width, int *height);
 
 typedef struct sana_stream_options {
-  uint64_t seed;      /* noise RNG seed */
+  uint64_t seed;      /* noise RNG seed (core/rng.h: chunk c draws stream (seed, c)) */
   const char *prompt; /* initial prompt (may be changed later) */
+  /* Optional exact noise, host F32 [Cin, T_all, hl, wl] in upstream's layout (e.g. upstream's
+   * --save_latent dump), for parity runs; it must outlive the stream. NULL: our RNG. */
+  const sana_tensor *noise;
 } sana_stream_options;
 
 sana_stream *sana_stream_new(sana_model *m, const sana_stream_options *opt, sana_error *err);
@@ -63,6 +67,11 @@ int sana_stream_frames_needed(const sana_stream *s);
 /* Runs the next chunk if enough frames are queued: encode, 4 denoising steps, cache pass,
  * decode. Returns SANA_OK with *ran = 0 when not enough frames are queued. */
 sana_status sana_stream_run_chunk(sana_stream *s, int *ran, sana_error *err);
+
+/* At the end of the input: runs a last chunk over the frames still queued (fewer than the
+ * chunk needs), repeating the last one to fill it; only the real frames come out, so the
+ * output has exactly as many frames as the input. *ran = 0 when nothing was queued. */
+sana_status sana_stream_flush(sana_stream *s, int *ran, sana_error *err);
 
 /* Pops the next edited frame; returns 0 when none is ready. */
 int sana_stream_pop_frame(sana_stream *s, sana_frame **out);
