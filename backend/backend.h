@@ -58,6 +58,8 @@ struct sana_backend {
   /* Waits for queued work; returns the first failure since the last sync (and clears it). */
   sana_status (*sync)(sana_backend *be, sana_error *err);
   void (*destroy)(sana_backend *be);
+  /* Optional (NULL where not tracked): bytes allocated now and at the peak since creation. */
+  void (*mem_stats)(sana_backend *be, size_t *live, size_t *peak);
 
   /* ---- core ops ---- */
   /* y[M,N] = act(x[M,K] · w[N,K]ᵀ + b[N]); b may be NULL. */

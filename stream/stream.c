@@ -229,6 +229,10 @@ void sana_stream_last_chunk(const sana_stream *s, sana_chunk_info *info) {
   info->frames_emitted = s->frames_emitted;
   info->active_prompt = s->prompt_active ? s->prompt_active : "";
   info->seconds = s->last_seconds;
+  info->t_prompt = s->t_stage[0];
+  info->t_encode = s->t_stage[1];
+  info->t_dit = s->t_stage[2];
+  info->t_decode = s->t_stage[3];
 }
 
 void sana_stream_reset(sana_stream *s) {
@@ -305,7 +309,9 @@ static sana_status run_chunk(sana_stream *s, sana_error *err) {
   int T = chunk_latents(s->chunk), F = latents_to_frames(m, s->chunk, T);
   int64_t S = (int64_t)m->hl * m->wl, N = T * S;
   sana_tensor video = {0}, lat = {0}, x = {0}, src = {0}, out = {0};
+  double tm[5] = {t0};
   sana_status st = apply_prompt(s, err);
+  tm[1] = sana_now();
   if (!st) st = prep_frames(s, F, err);
   if (st) return st;
 
@@ -321,6 +327,7 @@ static sana_status run_chunk(sana_stream *s, sana_error *err) {
   be->download(be, &hl_, &lat);
   if ((st = be->sync(be, err))) goto done;
   sana_dit_gather_chunk(s->tok, s->lat, m->cin, T, S, 0, T);
+  tm[2] = sana_now();
   if ((st = upload_new(be, &src, &ht, err))) goto done;
 
   /* noise: ours (core/rng.h, stream (seed, chunk)) or the given tensor's frames f0..f0+T−1 */
@@ -344,6 +351,7 @@ static sana_status run_chunk(sana_stream *s, sana_error *err) {
   be->download(be, &ht, &x);
   if ((st = be->sync(be, err))) goto done;
   sana_dit_scatter_chunk(s->lat, s->tok, m->cin, T, S, 0, T);
+  tm[3] = sana_now();
   be->free(be, lat.data);
   lat.data = NULL;
   if ((st = upload_new(be, &lat, &hl_, err))) goto done;
@@ -355,6 +363,8 @@ static sana_status run_chunk(sana_stream *s, sana_error *err) {
   sana_tensor hvo = SANA_T(SANA_F32, s->video, 3, F, m->height, m->width);
   be->download(be, &hvo, &out);
   if ((st = be->sync(be, err))) goto done;
+  tm[4] = sana_now();
+  for (int i = 0; i < 4; i++) s->t_stage[i] = tm[i + 1] - tm[i];
 
   /* frames out, each with its source frame's time; flush's repeated frames are dropped */
   ptrdiff_t plane = (ptrdiff_t)F * m->width * m->height;

@@ -82,6 +82,9 @@ typedef struct sana_chunk_info {
   int frames_emitted;        /* total so far */
   const char *active_prompt; /* valid until the next run_chunk */
   double seconds;            /* wall time of the chunk */
+  /* its stages (wall time, the backend synchronised at each boundary): prompt encode (0 when
+   * cached or unchanged), VAE encode, DiT (4 denoising passes + cache pass), VAE decode */
+  double t_prompt, t_encode, t_dit, t_decode;
 } sana_chunk_info;
 void sana_stream_last_chunk(const sana_stream *s, sana_chunk_info *info);
 

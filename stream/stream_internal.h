@@ -43,6 +43,7 @@ struct sana_stream {
   int frames_emitted;
   int pad_frames;           /* repeated frames added by flush, dropped from the output */
   double last_seconds;
+  double t_stage[4]; /* prompt, encode, dit, decode of the last chunk */
   sana_vae_stream *enc, *dec;
   sana_dit_state *dit;
   /* host scratch for one chunk, sized for the largest chunk */

@@ -274,6 +274,12 @@ static void cuda_destroy(sana_backend *be) {
   free(be);
 }
 
+static void cuda_mem_stats(sana_backend *be, size_t *live, size_t *peak) {
+  cuda_impl *c = cuda_of(be);
+  if (live) *live = c->live_bytes;
+  if (peak) *peak = c->peak_bytes;
+}
+
 extern "C" sana_backend *sana_backend_cuda_create(sana_error *err) {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
@@ -322,6 +328,7 @@ extern "C" sana_backend *sana_backend_cuda_create(sana_error *err) {
   be->download = cuda_download;
   be->sync = cuda_sync;
   be->destroy = cuda_destroy;
+  be->mem_stats = cuda_mem_stats;
   be->copy = cuda_copy;
   be->fill = cuda_fill;
   if (!cuda_linear_init(be, err)) {

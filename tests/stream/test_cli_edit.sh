@@ -48,5 +48,7 @@ ok "info detects the DiT config" "echo \"\$info\" | grep -q 'depth 4, hidden 64,
 ok "info reads the VAE config" "echo \"\$info\" | grep -q 'compression 32x spatial 8x temporal'"
 info=$("$sana" info "$t/noweights"); rc=$?
 ok "info on an empty dir: exit 1, names what is missing" "[ $rc = 1 ] && echo \"\$info\" | grep -q 'missing dit/sana_streaming_ar.pth'"
+bench=$("$sana" bench -w "$tiny" --size 64x64 --chunks 3 --backend cpu 2>&1); rc=$?
+ok "bench runs 3 chunks on the CPU and reports the steady state (rc $rc)" "[ $rc = 0 ] && echo \"\$bench\" | grep -q 'first chunk latency'"
 echo "test_cli_edit: $pass passed, $fail failed"
 [ $fail = 0 ]
