@@ -14,7 +14,8 @@ if(LIBAV_FOUND)
 else()
   set(SANA_HAVE_VIDEO OFF)
   message(STATUS "sana: FFmpeg libraries not found, building without video file I/O")
-  set_source_files_properties(${CMAKE_SOURCE_DIR}/io/video.c PROPERTIES HEADER_FILE_ONLY ON)
+  set_source_files_properties(${CMAKE_SOURCE_DIR}/io/video.c ${CMAKE_SOURCE_DIR}/cli/cmd_edit.c
+                              PROPERTIES HEADER_FILE_ONLY ON)
 endif()
 
 pkg_check_modules(CURL IMPORTED_TARGET libcurl)

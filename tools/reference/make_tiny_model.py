@@ -2,12 +2,14 @@
 """Writes a complete tiny random model in the official formats (docs/weights.md layout), for the
 CLI, stream and server tests on CPU. Its output is noise: the weights are random.
 
-    /usr/bin/python3 tools/reference/make_tiny_model.py OUTDIR TOKENIZER_JSON
+    /usr/bin/python3 tools/reference/make_tiny_model.py OUTDIR TOKENIZER_JSON [--full [--gemma-layers N]]
 
   OUTDIR/dit/sana_streaming_ar.pth       SANA-Streaming DiT, depth 4 (one softmax block), 64 wide
   OUTDIR/vae/                            LTX-2 VAE with the real layer structure, widths / 32
   OUTDIR/text_encoder/                   Gemma-2 (HF layout, 2 layers, 64 wide, the real 256k vocab)
                                          + the real tokenizer.json (copied from TOKENIZER_JSON)
+--full writes the real sizes instead (DiT 2240 wide x 20 blocks, the LTX-2 VAE, Gemma-2-2B with
+--gemma-layers layers, default 26), random too: what `sana bench` runs on the GPU machine.
 The three agree on the interfaces: latent channels (VAE 4 = DiT in/out) and caption width
 (Gemma hidden 64 = DiT caption channels).
 """
@@ -26,7 +28,7 @@ import st  # noqa: E402
 GEMMA_HIDDEN = 64
 
 
-def gemma(out, seed=5):
+def gemma(out, seed=5, full=False, layers=26):
     cfg = {
         "architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2",
         "vocab_size": 256000, "hidden_size": GEMMA_HIDDEN, "intermediate_size": 128,
@@ -36,6 +38,9 @@ def gemma(out, seed=5):
         "hidden_activation": "gelu_pytorch_tanh", "attention_bias": False,
         "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0, "torch_dtype": "bfloat16",
     }
+    if full:
+        cfg.update(hidden_size=2304, intermediate_size=9216, num_hidden_layers=layers, num_attention_heads=8,
+                   num_key_value_heads=4, head_dim=256, query_pre_attn_scalar=256)
     g = torch.Generator().manual_seed(seed)
     H, I, D = cfg["hidden_size"], cfg["intermediate_size"], cfg["head_dim"]
     q, kv = cfg["num_attention_heads"] * D, cfg["num_key_value_heads"] * D
@@ -57,17 +62,22 @@ def gemma(out, seed=5):
 
 
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) < 3:
         print(__doc__)
         return 2
-    out, tok = argv[1], argv[2]
-    vcfg = ltx2_vae.SMALL_CONFIG
+    out, tok, full = argv[1], argv[2], "--full" in argv
+    layers = int(argv[argv.index("--gemma-layers") + 1]) if "--gemma-layers" in argv else 26
+    vcfg = ltx2_vae.LTX2_CONFIG if full else ltx2_vae.SMALL_CONFIG
     ltx2_vae.write_vae_dir(os.path.join(out, "vae"), vcfg, ltx2_vae.random_weights(vcfg, 3))
-    dcfg = sana_dit.Config(depth=4, hidden=64, head_dim=32, in_ch=vcfg["latent_channels"], cap_ch=GEMMA_HIDDEN,
-                           text_len=300, pos_tokens=16)
+    if full:
+        dcfg = sana_dit.Config()
+    else:
+        dcfg = sana_dit.Config(depth=4, hidden=64, head_dim=32, in_ch=vcfg["latent_channels"], cap_ch=GEMMA_HIDDEN,
+                               text_len=300, pos_tokens=16)
     os.makedirs(os.path.join(out, "dit"), exist_ok=True)
-    torch.save(sana_dit.random_state_dict(dcfg, seed=4), os.path.join(out, "dit", "sana_streaming_ar.pth"))
-    gemma(os.path.join(out, "text_encoder"))
+    sd = sana_dit.random_state_dict(dcfg, seed=4)
+    torch.save(sd, os.path.join(out, "dit", "sana_streaming_ar.pth"))  # bf16, as released
+    gemma(os.path.join(out, "text_encoder"), full=full, layers=layers)
     shutil.copyfile(tok, os.path.join(out, "text_encoder", "tokenizer.json"))
     with open(os.path.join(out, "README.txt"), "w") as f:
         f.write("Tiny RANDOM model written by tools/reference/make_tiny_model.py: its output is noise.\n")
