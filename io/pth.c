@@ -15,6 +15,7 @@ typedef struct pth {
   sana_zip zip;
   const char *label;
   char prefix[128]; /* the archive folder, e.g. "sana_streaming_ar" */
+  const sana_zip_entry *pkl; /* <prefix>/data.pkl */
   size_t copy_budget;
   sana_st_push_fn push;
   sana_pth_own_fn own;
@@ -143,9 +144,11 @@ static int find_prefix(pth *P) {
     const sana_zip_entry *e = &P->zip.e[i];
     const char *slash = memchr(e->name, '/', e->name_len);
     size_t k = slash ? (size_t)(slash - e->name) : 0;
-    if (slash && k > 0 && k < sizeof P->prefix - 16 && e->name_len == k + 9 && !memcmp(slash, "/data.pkl", 9)) {
+    if (slash && k > 0 && k < sizeof P->prefix - 16 && e->name_len == k + 9 && !memcmp(slash, "/data.pkl", 9) &&
+        !memchr(e->name, 0, k)) {
       memcpy(P->prefix, e->name, k);
       P->prefix[k] = 0;
+      P->pkl = e;
       return 1;
     }
   }
@@ -167,7 +170,7 @@ static sana_status parse(pth *P, sana_error *err) {
                       P->label, rec);
   }
   snprintf(rec, sizeof rec, "%s/data.pkl", P->prefix);
-  e = sana_zip_find(&P->zip, rec);
+  e = P->pkl;
   sana_status s = sana_zip_data(&P->zip, e, &data, err);
   if (s) return s;
   char label[600];
