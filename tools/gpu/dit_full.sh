@@ -2,7 +2,7 @@
 # Full-size DiT check on the GPU machine (docs/dit.md): a random 2.26 B-parameter bf16 .pth from
 # our reference, the reference's first denoising pass of one 5-frame chunk on the GPU (fp32,
 # TF32 off), and the same pass by `sana dit-run --steps 1` on the C CPU backend (fp32, all
-# cores); prints the NMSE. Logs go to $OUT. Needs the carried Debian debs (tools/gpu/build.sh).
+# cores; BACKEND=cuda runs it on the CUDA backend in bf16 instead); prints the NMSE. Logs go to $OUT. Needs the carried Debian debs (tools/gpu/build.sh).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/dit_full_out}
@@ -18,8 +18,8 @@ echo "reference + build: $(( $(date +%s) - t0 )) s"
 . build-gpu/env.sh
 t1=$(date +%s)
 build-gpu/sana dit-run --weights "$work/dit_full.pth" --inputs "$work/inputs.safetensors" \
-  --out "$work/c_out.safetensors" --steps 1 2>&1 | tee "$out/c.log"
-echo "sana dit-run (load + 1 forward, CPU fp32, $(nproc) cores): $(( $(date +%s) - t1 )) s"
+  --out "$work/c_out.safetensors" --steps 1 ${BACKEND:+--backend $BACKEND} 2>&1 | tee "$out/c.log"
+echo "sana dit-run (load + 1 forward, ${BACKEND:-cpu}): $(( $(date +%s) - t1 )) s"
 python3 - "$work" <<'PY' 2>&1 | tee "$out/compare.log"
 import sys
 sys.path.insert(0, "tools/reference")
