@@ -30,3 +30,14 @@ else()
   set_source_files_properties(${CMAKE_SOURCE_DIR}/io/fetch.c ${CMAKE_SOURCE_DIR}/cli/cmd_fetch.c
                               PROPERTIES HEADER_FILE_ONLY ON)
 endif()
+
+# libFuzzer target for the hub's file listing (untrusted JSON from the network); its seeds
+# are replayed by tests/fetch in ordinary builds.
+if(SANA_FUZZ AND SANA_HAVE_FETCH)
+  add_executable(fuzz_hub_tree ${CMAKE_SOURCE_DIR}/fuzz/fuzz_hub_tree.c ${CMAKE_SOURCE_DIR}/io/fetch.c
+                 ${CMAKE_SOURCE_DIR}/core/error.c ${CMAKE_SOURCE_DIR}/core/log.c)
+  target_include_directories(fuzz_hub_tree PRIVATE ${CMAKE_SOURCE_DIR})
+  target_compile_options(fuzz_hub_tree PRIVATE -g -O1 -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_hub_tree PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_hub_tree PRIVATE PkgConfig::CJSON PkgConfig::CURL PkgConfig::LIBCRYPTO)
+endif()

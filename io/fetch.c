@@ -165,8 +165,18 @@ static int is_hex(const char *s, size_t n) {
   return 1;
 }
 
-static sana_status parse_tree(const char *body, const char *what, sana_hub_file **files, int *n, sana_error *err) {
-  cJSON *root = cJSON_Parse(body);
+/* A JSON byte count: a whole number in [0, 2^53] (what a double holds exactly). */
+static int json_size(const cJSON *v, int64_t *out) {
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0)) return 0;
+  *out = (int64_t)v->valuedouble;
+  return (double)*out == v->valuedouble;
+}
+
+sana_status sana_hub_parse_tree(const char *body, size_t len, const char *what, sana_hub_file **files, int *n,
+                                sana_error *err) {
+  *files = NULL;
+  *n = 0;
+  cJSON *root = cJSON_ParseWithLength(body, len);
   if (!cJSON_IsArray(root)) {
     cJSON_Delete(root);
     return sana_err(err, SANA_ERR_FORMAT, "%s: the hub's file list is not a JSON array", what);
@@ -188,13 +198,11 @@ static sana_status parse_tree(const char *body, const char *what, sana_hub_file 
     const cJSON *oid = cJSON_GetObjectItemCaseSensitive(it, "oid");
     const cJSON *lfs = cJSON_GetObjectItemCaseSensitive(it, "lfs");
     sana_hub_file *f = &out[k];
-    if (!cJSON_IsString(path) || !cJSON_IsNumber(size) || size->valuedouble < 0 ||
-        strlen(path->valuestring) >= sizeof f->path) {
+    if (!cJSON_IsString(path) || !json_size(size, &f->size) || strlen(path->valuestring) >= sizeof f->path) {
       st = sana_err(err, SANA_ERR_FORMAT, "%s: a file entry lacks a valid \"path\" or \"size\"", what);
       break;
     }
     snprintf(f->path, sizeof f->path, "%s", path->valuestring);
-    f->size = (int64_t)size->valuedouble;
     if (cJSON_IsString(oid) && is_hex(oid->valuestring, 40)) snprintf(f->git_oid, sizeof f->git_oid, "%s", oid->valuestring);
     if (lfs) {
       const cJSON *lo = cJSON_GetObjectItemCaseSensitive(lfs, "oid"), *ls = cJSON_GetObjectItemCaseSensitive(lfs, "size");
@@ -203,7 +211,10 @@ static sana_status parse_tree(const char *body, const char *what, sana_hub_file 
         break;
       }
       snprintf(f->sha256, sizeof f->sha256, "%s", lo->valuestring);
-      if (cJSON_IsNumber(ls) && ls->valuedouble >= 0) f->size = (int64_t)ls->valuedouble;
+      if (ls && !json_size(ls, &f->size)) {
+        st = sana_err(err, SANA_ERR_FORMAT, "%s: %s: \"lfs.size\" is not a byte count", what, f->path);
+        break;
+      }
     } else if (!f->git_oid[0]) {
       st = sana_err(err, SANA_ERR_FORMAT, "%s: %s: neither an LFS SHA-256 nor a git object id to check", what,
                     f->path);
@@ -248,7 +259,7 @@ sana_status sana_hub_list(const sana_hub *hub, const char *repo, const char *dir
   else if (code != 200)
     st = http_error(err, code, what, hub);
   else
-    st = parse_tree(b.data ? b.data : "", what, files, n, err);
+    st = sana_hub_parse_tree(b.data ? b.data : "", b.len, what, files, n, err);
   free(b.data);
   return st;
 }

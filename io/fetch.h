@@ -38,6 +38,11 @@ typedef struct sana_hub_file {
 sana_status sana_hub_list(const sana_hub *hub, const char *repo, const char *dir, sana_hub_file **files, int *n,
                           sana_error *err);
 
+/* The parser behind sana_hub_list, for tests and the fuzz target: body is the hub's answer
+ * (untrusted bytes, not NUL-terminated), `what` names it in errors. */
+sana_status sana_hub_parse_tree(const char *body, size_t len, const char *what, sana_hub_file **files, int *n,
+                                sana_error *err);
+
 typedef void (*sana_fetch_progress_fn)(void *ctx, int64_t done, int64_t total);
 
 typedef enum { SANA_FETCH_DOWNLOADED, SANA_FETCH_RESUMED, SANA_FETCH_PRESENT } sana_fetch_result;
