@@ -34,19 +34,6 @@ static void print_stats(const ckpt_stats *st, int tensors) {
   printf(")\n");
 }
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = n >= 0 && n < (64 << 20) ? malloc((size_t)n + 1) : NULL;
-  if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-  if (b) b[n] = 0;
-  fclose(f);
-  return b;
-}
-
 static int info_dit(const sana_weight_paths *w, int *problems) {
   printf("dit           %s\n", w->dit);
   sana_ckpt *c;
@@ -77,11 +64,11 @@ static void info_vae(const sana_weight_paths *w, int *problems) {
   printf("vae           %s\n", w->vae_dir);
   char p[SANA_PATH_MAX + 64];
   snprintf(p, sizeof p, "%s/config.json", w->vae_dir);
-  char *txt = read_text(p);
+  char *txt;
   sana_vae_config cfg;
   sana_error err = {0};
-  if (!txt || sana_vae_config_parse(&cfg, txt, p, &err)) {
-    printf("  PROBLEM     %s\n", txt ? err.msg : "config.json unreadable");
+  if (sana_read_text(p, 1 << 20, &txt, NULL, &err) || sana_vae_config_parse(&cfg, txt, p, &err)) {
+    printf("  PROBLEM     %s\n", err.msg);
     ++*problems;
   } else {
     printf("  config      latent %d, compression %dx spatial %dx temporal, encoder widths", cfg.latent_channels,

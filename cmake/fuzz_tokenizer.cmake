@@ -2,7 +2,7 @@
 # like cmake/fuzz.cmake's targets with -DSANA_FUZZ=ON and clang (tools/fuzz.sh ... tokenizer).
 # Its corpus replay in the ordinary build is tests/tokenizer's fuzz_replay_tokenizer.
 if(SANA_FUZZ)
-  set(SANA_FUZZ_TOKENIZER_SRC io/tokenizer.c io/tokenizer_load.c io/json_pull.c model/prompt.c core/utf8.c
+  set(SANA_FUZZ_TOKENIZER_SRC io/tokenizer.c io/tokenizer_load.c io/json_pull.c io/file.c model/prompt.c core/utf8.c
       core/error.c)
   list(TRANSFORM SANA_FUZZ_TOKENIZER_SRC PREPEND ${CMAKE_SOURCE_DIR}/)
   add_executable(fuzz_tokenizer ${CMAKE_SOURCE_DIR}/fuzz/fuzz_tokenizer.c ${SANA_FUZZ_TOKENIZER_SRC})

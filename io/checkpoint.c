@@ -1,12 +1,9 @@
 #include "io/checkpoint.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 typedef struct entry {
   char *name;
@@ -73,28 +70,6 @@ void sana_ckpt_keep_map(sana_ckpt *c, void *addr, size_t len) {
   if (!m) return;
   c->maps = m;
   c->maps[c->n_maps++] = (mapping){addr, len};
-}
-
-sana_status sana_map_file(const char *path, void **addr, size_t *len, sana_error *err) {
-  *addr = NULL;
-  *len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sana_err(err, SANA_ERR_IO, "%s: cannot open", path);
-  struct stat st;
-  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return sana_err(err, SANA_ERR_IO, "%s: not a regular file", path);
-  }
-  if (st.st_size == 0) {
-    close(fd);
-    return SANA_OK;
-  }
-  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  close(fd);
-  if (p == MAP_FAILED) return sana_err(err, SANA_ERR_IO, "%s: cannot map", path);
-  *addr = p;
-  *len = (size_t)st.st_size;
-  return SANA_OK;
 }
 
 sana_status sana_ckpt_add_file(sana_ckpt *c, const char *path, sana_error *err) {

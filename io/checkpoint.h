@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "io/file.h"
 
 typedef struct sana_ckpt sana_ckpt;
 
@@ -51,8 +52,5 @@ void sana_ckpt_strip_prefix(sana_ckpt *c, const char *prefix);
 sana_status sana_ckpt_push(sana_ckpt *c, const char *name, sana_tensor t, sana_error *err);
 void sana_ckpt_own(sana_ckpt *c, void *malloced);          /* freed at close */
 void sana_ckpt_keep_map(sana_ckpt *c, void *addr, size_t len); /* munmapped at close */
-
-/* Maps a whole file read-only. *len = 0 and NULL for an empty file. */
-sana_status sana_map_file(const char *path, void **addr, size_t *len, sana_error *err);
 
 #endif

@@ -2,11 +2,11 @@
 /* Loading a Hugging Face tokenizer.json: one pass of the pull reader collects the vocabulary,
  * merges, added tokens, normaliser and template into staging arrays (the keys may come in any
  * order), then resolve() checks them against each other and builds the hash tables. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/file.h"
 #include "io/json_pull.h"
 #include "io/tokenizer_impl.h"
 
@@ -765,26 +765,12 @@ sana_status sana_tokenizer_load_mem(const void *json, size_t len, const char *la
 
 sana_status sana_tokenizer_load(const char *path, sana_tokenizer **out, sana_error *err) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return sana_err(err, SANA_ERR_IO, "%s: %s", path, strerror(errno));
-  char *buf = NULL;
-  size_t len = 0, cap = 0, got;
-  do {
-    if (!sana_tok_grow((void **)&buf, &cap, len + (1 << 20), 1)) {
-      fclose(f);
-      free(buf);
-      return sana_err(err, SANA_ERR_NOMEM, "%s: out of memory", path);
-    }
-    got = fread(buf + len, 1, cap - len, f);
-    len += got;
-  } while (got > 0);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return sana_err(err, SANA_ERR_IO, "%s: read failed", path);
-  }
-  sana_status st = sana_tokenizer_load_mem(buf, len, path, out, err);
+  char *buf;
+  size_t len;
+  /* the real Gemma file is 17 MB; a file far larger is not a tokenizer */
+  sana_status st = sana_read_text(path, (size_t)512 << 20, &buf, &len, err);
+  if (st) return st;
+  st = sana_tokenizer_load_mem(buf, len, path, out, err);
   free(buf);
   return st;
 }

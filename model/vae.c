@@ -1,7 +1,6 @@
 /* Loading the LTX-2 VAE from the diffusers layout, per-stream state, and the causal encoder
  * (model-spec §3.2, §6.5, §7.1). */
 #include <stdio.h>
-#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,20 +10,7 @@
 
 static const char *const CONFIG_FILE = "config.json";
 static const char *const WEIGHTS_FILE = "diffusion_pytorch_model.safetensors";
-
-static sana_status read_text(const char *path, char **out, sana_error *err) {
-  void *map;
-  size_t len;
-  sana_status s = sana_map_file(path, &map, &len, err);
-  if (s) return s;
-  char *t = malloc(len + 1);
-  if (!t) return sana_err(err, SANA_ERR_NOMEM, "%s: out of memory", path);
-  if (len) memcpy(t, map, len);
-  t[len] = 0;
-  if (map) munmap(map, len);
-  *out = t;
-  return SANA_OK;
-}
+enum { VAE_CONFIG_MAX = 1 << 20 };
 
 /* Fetches `<prefix><sub>.conv.weight` [cout, cin, 3, 3, 3] and `.conv.bias` [cout]. */
 static sana_status load_conv(sana_vae *v, sana_ckpt *ck, vae_conv *c, const char *prefix, const char *sub, int cout,
@@ -141,7 +127,7 @@ sana_status sana_vae_load(sana_vae **out, sana_backend *be, const char *dir, san
   sana_vae *v = calloc(1, sizeof *v);
   if (!v) return sana_err(err, SANA_ERR_NOMEM, "vae: out of memory");
   v->be = be, v->ops = be->vae;
-  sana_status s = read_text(path, &json, err);
+  sana_status s = sana_read_text(path, VAE_CONFIG_MAX, &json, NULL, err);
   if (!s) s = sana_vae_config_parse(&v->cfg, json, path, err);
   free(json);
   sana_ckpt *ck = NULL;

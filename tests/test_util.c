@@ -35,6 +35,16 @@ sana_ckpt *sana_fixture_open(const char *rel) {
   return c;
 }
 
+char *sana_test_read(const char *path, size_t *n) {
+  char *text;
+  sana_error err = {0};
+  if (sana_read_text(path, (size_t)1 << 30, &text, n, &err)) {
+    fprintf(stderr, "cannot read %s: %s\n", path, err.msg);
+    exit(2);
+  }
+  return text;
+}
+
 static double get(const sana_tensor *t, int64_t i) {
   switch (t->dtype) {
   case SANA_F32: return ((const float *)t->data)[i];

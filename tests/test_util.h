@@ -40,6 +40,9 @@ const char *sana_fixture_path(const char *rel);
 /* Opens a fixture checkpoint or aborts the test with the error. */
 sana_ckpt *sana_fixture_open(const char *rel);
 
+/* A whole file, NUL-terminated (*n its size, optional), or aborts the test with the error. */
+char *sana_test_read(const char *path, size_t *n);
+
 /* NMSE of got against ref (both host tensors of any float dtype, same numel). Returns the NMSE,
  * or INFINITY when the counts differ or a value is not finite. */
 double sana_nmse(const sana_tensor *got, const sana_tensor *ref);

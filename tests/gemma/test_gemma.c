@@ -142,18 +142,6 @@ static void link_shards(int upto) {
   }
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = calloc(1, (size_t)n + 1);
-  if (fread(b, 1, (size_t)n, f) != (size_t)n) b[0] = 0;
-  fclose(f);
-  return b;
-}
-
 /* text with `from` replaced by `to` (first occurrence; from NULL: unchanged); frees text. */
 static char *replace(char *text, const char *from, const char *to) {
   char *at = from ? strstr(text, from) : NULL;
@@ -169,7 +157,7 @@ static char *replace(char *text, const char *from, const char *to) {
 
 /* the encoder fixture's config.json with up to two replacements */
 static void put_config2(const char *f1, const char *t1, const char *f2, const char *t2) {
-  char *cfg = slurp(sana_fixture_path("gemma/encoder/config.json"));
+  char *cfg = sana_test_read(sana_fixture_path("gemma/encoder/config.json"), NULL);
   cfg = replace(replace(cfg, f1, t1), f2, t2);
   put("config.json", cfg);
   free(cfg);
@@ -177,7 +165,7 @@ static void put_config2(const char *f1, const char *t1, const char *f2, const ch
 static void put_config(const char *from, const char *to) { put_config2(from, to, NULL, NULL); }
 
 static void put_index(const char *from, const char *to) {
-  char *ix = replace(slurp(sana_fixture_path("gemma/encoder/model.safetensors.index.json")), from, to);
+  char *ix = replace(sana_test_read(sana_fixture_path("gemma/encoder/model.safetensors.index.json"), NULL), from, to);
   put("model.safetensors.index.json", ix);
   free(ix);
 }

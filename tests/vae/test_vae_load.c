@@ -25,22 +25,6 @@ static void write_file(const char *name, const void *data, size_t n) {
   fclose(f);
 }
 
-static char *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "cannot read %s\n", path);
-    exit(2);
-  }
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = calloc(1, (size_t)len + 1);
-  if (!b || fread(b, 1, (size_t)len, f) != (size_t)len) exit(2);
-  fclose(f);
-  *n = (size_t)len;
-  return b;
-}
-
 /* Loading must fail and the message contain `needle`. */
 static void expect_refused(const char *what, const char *needle) {
   sana_error err = {0};
@@ -101,7 +85,7 @@ int main(void) {
   size_t n;
   char src[512];
   snprintf(src, sizeof src, "%s", sana_fixture_path("vae/vae/config.json"));
-  good_config = read_all(src, &n);
+  good_config = sana_test_read(src, &n);
 
   /* a good copy loads (the baseline for every variant below) */
   write_file("config.json", good_config, n);
@@ -135,7 +119,7 @@ int main(void) {
   weights_variant(NULL, NULL, NULL);
   snprintf(src, sizeof src, "%s/diffusion_pytorch_model.safetensors", dir);
   size_t wn;
-  char *w = read_all(src, &wn);
+  char *w = sana_test_read(src, &wn);
   write_file("diffusion_pytorch_model.safetensors", w, wn / 2);
   expect_refused("weights: truncated", "diffusion_pytorch_model.safetensors");
   free(w);
