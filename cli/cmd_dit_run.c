@@ -12,7 +12,7 @@
 
 typedef struct {
   sana_backend *be;
-  int chunk;
+  int chunk, n_chunks, caches, blocks; /* caches, blocks: what else to write (--caches, --blocks) */
   int64_t T, hl, wl, cin;
   int n;
   char *names[MAX_OUT];
@@ -33,6 +33,54 @@ static void on_chunk_start(void *vc, int chunk, int64_t f0, int64_t T) {
   collector *c = vc;
   c->chunk = chunk;
   c->T = T;
+}
+
+/* A backend tensor (any dtype) downloaded to a new host F32 tensor of the same shape. */
+static void keep_download(collector *c, const char *name, const sana_tensor *t) {
+  sana_tensor h = sana_tensor_make(SANA_F32, NULL, t->nd, t->ne);
+  if (!(h.data = malloc(sana_nbytes(&h)))) {
+    c->oom = 1;
+    return;
+  }
+  c->be->download(c->be, &h, t);
+  keep(c, name, h);
+}
+
+/* The residual after each block of the first denoising pass, token-major [N, C], as the
+ * reference's chunk{c}.step0.blocks.{i}: where a divergence starts. */
+static void on_block(void *vc, int step, int block, const sana_tensor *h) {
+  collector *c = vc;
+  if (!c->blocks || step != 0) return;
+  char name[64];
+  snprintf(name, sizeof name, "chunk%d.step0.blocks.%d", c->chunk, block);
+  keep_download(c, name, h);
+}
+
+/* The caches the t = 0 pass left, named as the reference's chunk{c}.cache.blocks.{i}.*: GDN
+ * states, the t-conv frame, and for softmax blocks this chunk's own K/V rows (the window is the
+ * sink, chunk 0, then from chunk 1 on this chunk). */
+static void keep_caches(collector *c, int chunk, sana_dit_state *st) {
+  char name[96];
+  for (int i = 0; i < SANA_DIT_MAX_DEPTH; i++) {
+    sana_tensor a, b;
+    if (!sana_dit_state_tconv(st, i, &a)) break;
+    snprintf(name, sizeof name, "chunk%d.cache.blocks.%d.tconv", chunk, i);
+    keep_download(c, name, &a);
+    if (sana_dit_state_gdn(st, i, &a, &b)) {
+      snprintf(name, sizeof name, "chunk%d.cache.blocks.%d.state_kv", chunk, i);
+      keep_download(c, name, &a);
+      snprintf(name, sizeof name, "chunk%d.cache.blocks.%d.state_z", chunk, i);
+      keep_download(c, name, &b);
+    } else if (sana_dit_state_window(st, i, &a, &b)) {
+      int64_t rows = c->T * c->hl * c->wl, r0 = chunk ? a.ne[0] - rows : 0;
+      if (r0 < 0) continue;
+      sana_tensor k = sana_tensor_rows(&a, r0, rows), v = sana_tensor_rows(&b, r0, rows);
+      snprintf(name, sizeof name, "chunk%d.cache.blocks.%d.k", chunk, i);
+      keep_download(c, name, &k);
+      snprintf(name, sizeof name, "chunk%d.cache.blocks.%d.v", chunk, i);
+      keep_download(c, name, &v);
+    }
+  }
 }
 
 static void on_velocity(void *vc, int step, const sana_tensor *v) {
@@ -65,15 +113,18 @@ static void on_chunk_end(void *vc, int chunk, sana_dit_state *st, const sana_ten
   char name[64];
   snprintf(name, sizeof name, "chunk%d.x", chunk);
   keep(c, name, t);
+  if (c->caches && chunk + 1 < c->n_chunks) keep_caches(c, chunk, st);
 }
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: sana dit-run --weights DIT.pth --inputs IN.safetensors --out OUT.safetensors [--backend cpu|cuda]\n"
-          "                    [--steps 1..4 (default 4; fewer stop each chunk early, for checks)]\n"
+          "                    [--steps 1..4 (default 4; fewer stop each chunk early, for checks)] [--caches] [--blocks]\n"
           "  IN holds noise and source [C, T, H, W], text [L, cap], mask [L] and optionally chunk_frames [n]\n"
           "  (default: 5 + 3 + 3 + ... with the remainder on the first chunk). OUT receives chunk{c}.v{i},\n"
-          "  chunk{c}.x and latents, all F32 [C, T, H, W]. See docs/dit.md.\n");
+          "  chunk{c}.x and latents, all F32 [C, T, H, W]; --caches adds the caches after each cache pass\n"
+          "  (chunk{c}.cache.blocks.{i}.*), --blocks each block's residual in the first pass of each chunk\n"
+          "  (chunk{c}.step0.blocks.{i}). See docs/dit.md.\n");
 }
 
 static const sana_tensor *need(sana_ckpt *in, const char *name, const char *path) {
@@ -84,10 +135,11 @@ static const sana_tensor *need(sana_ckpt *in, const char *name, const char *path
 
 int cmd_dit_run(int argc, char **argv) {
   const char *weights = NULL, *inputs = NULL, *out = NULL, *backend = "cpu";
-  int steps = 4;
+  int steps = 4, caches = 0, blocks = 0;
   static const struct option opts[] = {{"weights", required_argument, 0, 'w'}, {"inputs", required_argument, 0, 'i'},
                                        {"out", required_argument, 0, 'o'},     {"backend", required_argument, 0, 'b'},
                                        {"steps", required_argument, 0, 's'},   {"help", no_argument, 0, 'h'},
+                                       {"caches", no_argument, 0, 'c'},        {"blocks", no_argument, 0, 'k'},
                                        {0, 0, 0, 0}};
   int ch;
   optind = 1;
@@ -98,6 +150,8 @@ int cmd_dit_run(int argc, char **argv) {
     case 'o': out = optarg; break;
     case 'b': backend = optarg; break;
     case 's': steps = atoi(optarg); break;
+    case 'c': caches = 1; break;
+    case 'k': blocks = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -146,8 +200,9 @@ int cmd_dit_run(int argc, char **argv) {
     fprintf(stderr, "sana dit-run: out of memory\n");
     goto done;
   }
-  *col = (collector){.be = be, .hl = ne[2], .wl = ne[3], .cin = ne[0]};
-  sana_dit_observer obs = {NULL, on_velocity, on_chunk_start, on_chunk_end, col};
+  *col = (collector){.be = be, .hl = ne[2], .wl = ne[3], .cin = ne[0], .n_chunks = n_chunks, .caches = caches,
+                     .blocks = blocks};
+  sana_dit_observer obs = {on_block, on_velocity, on_chunk_start, on_chunk_end, col};
   sana_dit_run_io io = {noise, source, text, mask, frames, n_chunks, &lat, steps};
   if (sana_dit_run_stream(d, &io, &obs, &err)) {
     fprintf(stderr, "sana dit-run: %s\n", err.msg);

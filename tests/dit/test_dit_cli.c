@@ -1,5 +1,6 @@
 /* `sana dit-run` on the fixture: every velocity, chunk result and the latents match the
- * PyTorch reference (NMSE 1e-9, as test_dit_forward); bad invocations fail with a message and
+ * PyTorch reference (NMSE 1e-9, as test_dit_forward), and with --caches --blocks also the caches
+ * after each cache pass and the per-block residuals; bad invocations fail with a message and
  * leave no output file. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +19,14 @@ static int run(const char *args, char *msg, size_t n) {
 }
 
 /* Runs dit-run on a fixture's inputs and compares every output with the reference's. */
-static void run_and_compare(const char *inputs, const char *expected, int n_expected) {
+static void run_and_compare(const char *inputs, const char *expected, const char *extra, int n_expected) {
   char w[4096], in[4096], out[] = "/tmp/sana_dit_run_XXXXXX", args[12288], msg[4096];
   snprintf(w, sizeof w, "%s", sana_fixture_path("dit/dit_tiny.pth"));
   snprintf(in, sizeof in, "%s", sana_fixture_path(inputs));
   int fd = mkstemp(out);
   close(fd);
   unlink(out);
-  snprintf(args, sizeof args, "--weights %s --inputs %s --out %s --backend cpu", w, in, out);
+  snprintf(args, sizeof args, "--weights %s --inputs %s --out %s --backend cpu %s", w, in, out, extra);
   int rc = run(args, msg, sizeof msg);
   CHECK(rc == 0, "dit-run on %s failed: %s", inputs, msg);
   if (rc) return;
@@ -51,9 +52,13 @@ static void run_and_compare(const char *inputs, const char *expected, int n_expe
 
 int main(void) {
   /* 5 + 3 + 3 frames: 12 velocities, 3 chunk results, the latents */
-  run_and_compare("dit/inputs.safetensors", "dit/expected.safetensors", 3 * 4 + 3 + 1);
+  run_and_compare("dit/inputs.safetensors", "dit/expected.safetensors", "", 3 * 4 + 3 + 1);
+  /* the same with the caches after the 2 cache passes (4 t-conv frames, 3 GDN blocks x 2 states,
+   * 1 softmax block x K, V: 12 each) and the 4 block residuals of each chunk's first pass */
+  run_and_compare("dit/inputs.safetensors", "dit/expected.safetensors", "--caches --blocks",
+                  3 * 4 + 3 + 1 + 2 * 12 + 3 * 4);
   /* 4 + 1 + 3 + 3: a chunk longer than the previous one replaces it in the softmax window */
-  run_and_compare("dit/inputs_uneven.safetensors", "dit/expected_uneven.safetensors", 4 * 4 + 4 + 1);
+  run_and_compare("dit/inputs_uneven.safetensors", "dit/expected_uneven.safetensors", "", 4 * 4 + 4 + 1);
 
   char w[4096], in[4096], out[] = "/tmp/sana_dit_run_XXXXXX", args[12288], msg[4096];
   snprintf(w, sizeof w, "%s", sana_fixture_path("dit/dit_tiny.pth"));
