@@ -125,15 +125,16 @@ def ours_forward(sd, cfg, ids, mask, softcap):
     # the normaliser is rounded to the embedding's dtype before the multiply (HF casts it to
     # the hidden dtype)
     x = emb[ids].float() * torch.tensor(math.sqrt(H), dtype=emb.dtype).float()
-    inv = 1.0 / (rope_theta(cfg) ** (torch.arange(0, D, 2).float() / D))
-    ang = torch.arange(T).float()[:, None] * inv[None, :]
+    dev = ids.device
+    inv = 1.0 / (rope_theta(cfg) ** (torch.arange(0, D, 2, device=dev).float() / D))
+    ang = torch.arange(T, device=dev).float()[:, None] * inv[None, :]
     cos, sin = torch.cat([ang.cos()] * 2, -1), torch.cat([ang.sin()] * 2, -1)  # [T, D]
 
     def rope(t):  # t [B, h, T, D]
         t1, t2 = t[..., : D // 2], t[..., D // 2:]
         return t * cos + torch.cat([-t2, t1], -1) * sin
 
-    i_idx, j_idx = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    i_idx, j_idx = torch.arange(T, device=dev)[:, None], torch.arange(T, device=dev)[None, :]
     keyok = mask.bool()[:, None, None, :]  # [B,1,1,T]
     for li, sliding in enumerate(sliding_layers(cfg)):
         p = f"model.layers.{li}."

@@ -59,6 +59,7 @@ def gemma(out, seed=5, full=False, layers=26):
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     st.save(os.path.join(out, "model.safetensors"), {k: v.bfloat16() for k, v in sd.items()})
+    return cfg, sd
 
 
 def main(argv):
