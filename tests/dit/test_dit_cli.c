@@ -51,13 +51,13 @@ static void run_and_compare(const char *inputs, const char *expected, const char
 }
 
 int main(void) {
-  /* 5 + 3 + 3 frames: 12 velocities, 3 chunk results, the latents */
-  run_and_compare("dit/inputs.safetensors", "dit/expected.safetensors", "", 3 * 4 + 3 + 1);
-  /* the same with the caches after the 2 cache passes (4 t-conv frames, 3 GDN blocks x 2 states,
-   * 1 softmax block x K, V: 12 each) and the 4 block residuals of each chunk's first pass */
+  /* 5 + 3 + 3 frames: 12 velocities, 3 chunk results, the latents, the caches after the 2 cache
+   * passes (4 t-conv frames, 3 GDN blocks x 2 states, 1 softmax block x K, V: 12 each) and the 4
+   * block residuals of each chunk's first pass */
   run_and_compare("dit/inputs.safetensors", "dit/expected.safetensors", "--caches --blocks",
                   3 * 4 + 3 + 1 + 2 * 12 + 3 * 4);
-  /* 4 + 1 + 3 + 3: a chunk longer than the previous one replaces it in the softmax window */
+  /* 4 + 1 + 3 + 3: a chunk longer than the previous one replaces it in the softmax window;
+   * without the flags, only velocities, results and latents */
   run_and_compare("dit/inputs_uneven.safetensors", "dit/expected_uneven.safetensors", "", 4 * 4 + 4 + 1);
 
   char w[4096], in[4096], out[] = "/tmp/sana_dit_run_XXXXXX", args[12288], msg[4096];

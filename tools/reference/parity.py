@@ -34,7 +34,8 @@ VAE_CHUNKS = [33, 24]
 
 
 def log(*a):
-    print("[%5.1f s]" % (time.time() - T0), *a, flush=True)
+    peak = ", GPU peak %.1f GiB" % (torch.cuda.max_memory_reserved() / 2 ** 30) if torch.cuda.is_initialized() else ""
+    print("[%5.1f s]" % (time.time() - T0), *a, peak, flush=True)
 
 
 def arg(argv, name, default):
