@@ -357,6 +357,10 @@ static void handler(SoupServer *server, SoupServerMessage *msg, const char *path
       g_free(file);
     }
   }
+  if (!srv->opt.web_dir && !strcmp(method, "GET") && !strcmp(path, "/")) {
+    reply_error(msg, 404, "the web app is not built: run `cmake --build build --target web` (needs npm) or pass --web DIR");
+    return;
+  }
   reply_error(msg, 404, "no endpoint %s %s", method, path);
 }
 

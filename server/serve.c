@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "server/session.h"
+#include "server/web.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -25,7 +26,8 @@ static void usage(FILE *f) {
           "  --max-upload-mb N    largest accepted upload (default 64)\n"
           "  --codecs LIST        codec preference for main_video (default vp8,h264)\n"
           "  --token T            require Authorization: Bearer T (or env SANA_SERVE_TOKEN)\n"
-          "  --web DIR            serve static files (the web app) from DIR at /\n"
+          "  --web DIR            serve the web app (static files) from DIR at / (default: the\n"
+          "                       app built next to this binary, see docs/web.md)\n"
           "  --log-level L        error, warn, info or debug (default info)\n");
 }
 
@@ -112,6 +114,8 @@ int sana_serve_cli(int argc, char **argv) {
     return 1;
   }
   sana_model_size(srv.model, &o->width, &o->height);
+  char web_looked[1024] = "", *web_default = NULL;
+  if (!o->web_dir) o->web_dir = web_default = sana_web_default_dir(web_looked, sizeof web_looked);
   srv.upload_dir = g_dir_make_tmp("sana-serve-XXXXXX", NULL);
   srv.sessions = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)sana_session_free);
   srv.uploads = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, sana_upload_free);
@@ -131,6 +135,11 @@ int sana_serve_cli(int argc, char **argv) {
     /* The "listening" line is what scripts wait for. */
     printf("sana serve: listening on http://%s:%d (%dx%d @ %d fps, %d session(s))\n", o->host, o->port, o->width,
            o->height, o->fps, o->max_sessions);
+    if (o->web_dir) printf("sana serve: web app from %s at http://%s:%d/\n", o->web_dir, o->host, o->port);
+    else
+      printf("sana serve: no web app (looked in %s); build it with `cmake --build build --target web` "
+             "or pass --web DIR; the API works without it\n",
+             web_looked);
     fflush(stdout);
     g_main_loop_run(srv.loop);
     SANA_LOGI("shutting down");
@@ -143,5 +152,6 @@ int sana_serve_cli(int argc, char **argv) {
   g_free(srv.upload_dir);
   g_main_loop_unref(srv.loop);
   sana_model_free(srv.model);
+  g_free(web_default);
   return rc;
 }

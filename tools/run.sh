@@ -33,3 +33,8 @@ ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=24 -t 3 -pix_f
 build/sana info "$weights"
 build/sana edit build/sample.mp4 -o build/sample_edit.mp4 -w "$weights" -p "$prompt" --side-by-side "${args[@]}"
 echo "run: wrote build/sample_edit.mp4 (the source on the left, the edit on the right)"
+if cmake --build build --target web >/dev/null 2>&1; then
+  echo "run: live editing in the browser: build/sana serve --weights $weights ${args[*]}, then open http://127.0.0.1:8080/"
+else
+  echo "run: the web app was not built (it needs npm registry access): cmake --build build --target web"
+fi

@@ -8,6 +8,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
+import { findChromium, launchChromium } from "./chromium.mjs";
 import { fileURLToPath } from "node:url";
 
 const [bin, nodeModules, scratch] = process.argv.slice(2).map((a) => path.resolve(a));
@@ -21,11 +22,7 @@ const check = (cond, what) => {
   console.log(`${cond ? "ok" : "FAIL"}: ${what}`);
 };
 
-const chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => fs.existsSync(p));
-if (!chromium) {
-  console.log("SKIP: no Debian chromium installed (tools/deps/server.apt)");
-  process.exit(77);
-}
+const chromium = findChromium();
 
 // Page + bundle (NODE_ENV=production keeps the SDK's ready guard, reactor-protocol.md §13.3).
 const web = path.join(scratch, "web");
@@ -55,15 +52,7 @@ function startServer(codecs) {
   return { p, url, log: () => log };
 }
 
-const { chromium: pw } = require("playwright-core");
-const browser = await pw.launch({
-  executablePath: chromium, headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-         "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${y4m}`,
-         "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-         "--autoplay-policy=no-user-gesture-required"],
-});
+const browser = await launchChromium(require("playwright-core"), chromium, y4m);
 for (const [codec, wire] of [["h264", "H264"], ["vp8", "VP8"]]) {
   const server = startServer(codec);
   const url = await server.url;
