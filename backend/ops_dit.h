@@ -44,6 +44,12 @@ struct sana_dit_ops {
                     const sana_tensor *k_hat, const sana_tensor *k_rot, const sana_tensor *v,
                     const sana_tensor *beta, const sana_tensor *g, const sana_tensor *gate,
                     sana_tensor *state_kv, sana_tensor *state_z, int64_t T, int save);
+
+  /* GLUMBConv's depthwise stage in one op: y[N, F] = a ⊙ SiLU(g), [a ‖ g] = dwconv3x3(SiLU(x))
+   * for x [N, 2F] (the inverted conv before its SiLU), w [2F, 1, 3, 3], b [2F] (or NULL). The
+   * same as unary SiLU, dwconv3x3 and glu in a row, without the two [N, 2F] intermediates. */
+  void (*dwconv_glu)(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
+                     const sana_tensor *b, int64_t T, int64_t Hl, int64_t Wl);
 };
 
 #endif

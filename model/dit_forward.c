@@ -109,11 +109,11 @@ static void glumbconv_temp(sana_dit_state *st, const sana_dit_block *b, dit_bloc
                            sana_tensor *out, int save) {
   sana_backend *be = st->be;
   const int64_t N = st->T * st->S, C = st->d->cfg.hidden, F = st->d->cfg.ffn;
-  sana_tensor h = AT(N, 2 * F), hd = AT(N, 2 * F), hg = AT(N, F), s = AT(N, C);
+  sana_tensor h = AT(N, 2 * F), hg = AT(N, F), s = AT(N, C);
   if (st->arena.overflow) return;
-  be->linear(be, &h, u, &b->mlp.inverted_w, &b->mlp.inverted_b, SANA_ACT_SILU);   /* inverted_conv: [N, 2F] */
-  be->dit->dwconv3x3(be, &hd, &h, &b->mlp.depth_w, &b->mlp.depth_b, st->T, st->geo.hl, st->geo.wl); /* depth_conv */
-  be->dit->glu(be, &hg, &hd);                                                      /* a ⊙ SiLU(g): [N, F] */
+  be->linear(be, &h, u, &b->mlp.inverted_w, &b->mlp.inverted_b, SANA_ACT_NONE);   /* inverted_conv: [N, 2F] */
+  /* its SiLU, depth_conv and the GLU a ⊙ SiLU(g) in one op: [N, F] */
+  be->dit->dwconv_glu(be, &hg, &h, &b->mlp.depth_w, &b->mlp.depth_b, st->T, st->geo.hl, st->geo.wl);
   be->linear(be, &s, &hg, &b->mlp.point_w, NULL, SANA_ACT_NONE);                  /* point_conv: [N, C] */
   be->dit->temporal_conv(be, out, &s, &b->mlp.t_conv_w, c->has_tconv ? &c->tconv : NULL, st->T); /* s + t_conv */
   if (save) {

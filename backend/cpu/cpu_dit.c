@@ -121,6 +121,36 @@ static void cpu_glu(sana_backend *be, sana_tensor *y, const sana_tensor *x) {
   sana_parallel_for(M, glu_rows, &c);
 }
 
+/* ---- dwconv_glu: the three steps above in a row, on fp32 temporaries ---- */
+
+typedef struct { float *y; const float *x; } silu_ctx;
+
+static void silu_range(void *vc, int64_t i0, int64_t i1) {
+  silu_ctx *c = vc;
+  for (int64_t i = i0; i < i1; i++) c->y[i] = cpu_act(c->x[i], SANA_ACT_SILU);
+}
+
+static void cpu_dwconv_glu(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
+                           const sana_tensor *b, int64_t T, int64_t Hl, int64_t Wl) {
+  if (!CPU_F32(be, "dwconv_glu", y, x, w, b)) return;
+  int64_t C2 = last_dim(x), N = T * Hl * Wl;
+  if (C2 % 2 || sana_numel(x) != N * C2 || sana_numel(y) != N * C2 / 2 || sana_numel(w) != C2 * 9 ||
+      (b && sana_numel(b) != C2)) {
+    cpu_fail(be, "dwconv_glu", "shapes do not match (%lld tokens, %lld channels)", (long long)N, (long long)C2);
+    return;
+  }
+  float *tmp = malloc(sizeof(float) * (size_t)(2 * N * C2 + 1));
+  if (!tmp) { cpu_fail(be, "dwconv_glu", "out of memory"); return; }
+  float *act = tmp, *conv = tmp + N * C2;
+  silu_ctx sc = {act, x->data};
+  sana_parallel_for(N * C2, silu_range, &sc);
+  dw_ctx dc = {conv, act, w->data, b ? b->data : NULL, Hl, Wl, C2};
+  sana_parallel_for(N, dw_tokens, &dc);
+  glu_ctx gc = {y->data, conv, C2 / 2};
+  sana_parallel_for(N, glu_rows, &gc);
+  free(tmp);
+}
+
 /* ---- temporal_conv ---- */
 
 static void cpu_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tensor *s, const sana_tensor *w,
@@ -299,6 +329,7 @@ static const struct sana_dit_ops cpu_dit_ops = {
     .glu = cpu_glu,
     .temporal_conv = cpu_temporal_conv,
     .gdn_chunk = cpu_gdn_chunk,
+    .dwconv_glu = cpu_dwconv_glu,
 };
 
 void cpu_install_dit_ops(sana_backend *be) { be->dit = &cpu_dit_ops; }

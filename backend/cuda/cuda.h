@@ -90,6 +90,16 @@ void cuda_install_dit_ops(sana_backend *be);
 void cuda_install_vae_ops(sana_backend *be);
 void cuda_install_text_ops(sana_backend *be);
 
+/* dit.gdn_chunk (cuda_dit_gdn.cu), installed by cuda_dit.cu. */
+void cuda_dit_gdn_chunk(sana_backend *be, sana_tensor *o, const sana_tensor *q_hat, const sana_tensor *q_rot,
+                        const sana_tensor *k_hat, const sana_tensor *k_rot, const sana_tensor *v,
+                        const sana_tensor *beta, const sana_tensor *g, const sana_tensor *gate,
+                        sana_tensor *state_kv, sana_tensor *state_z, int64_t T, int save);
+
+/* y[M,N] = x[M,K] · w[N,K]ᵀ + c[M,N] through cuBLASLt (c may not alias y unless equal) (cuda_linear.cu). */
+void cuda_linear_acc(sana_backend *be, const char *op, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
+                     const sana_tensor *c);
+
 /* cuBLASLt state (cuda_linear.cu). */
 int cuda_linear_init(sana_backend *be, sana_error *err);
 void cuda_linear_release(sana_backend *be);

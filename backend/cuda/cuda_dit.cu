@@ -1,16 +1,12 @@
 /* CUDA implementation of the dit family's ops (backend/ops_dit.h), bf16 storage, fp32 math.
  *
- * The layout ops, the GLU and the depthwise conv are one pass each. The temporal conv is one
- * GEMM through be->linear with the three taps stacked along K ([s_{t−1} ‖ s_t ‖ s_{t+1}] against
- * the rearranged weight), then the residual add. The GDN core runs in three kernels, all fp32
- * (upstream's fused kernel rounds its dot operands and num/den to bf16, model-spec §9 item 7;
- * fp32 is closer to the reference):
- *   stats   P, Pz, Â per (head, frame, matrix), the frame's tokens split over a few blocks that
- *           add into a zeroed buffer;
- *   scan    each row of the value × key state evolves on its own (X ← g(X − X·P) + Â), so a
- *           warp owns one row through the forward and the reverse scan; z is one more row
- *           against Pz (symmetric, so z·Pz = Pz·z);
- *   readout num = q_rot·(Ŝ + R̂)ᵀ, den = q_hat·(z + r), o = num / (den + 1e-8) ⊙ SiLU(gate). */
+ * The layout ops and the GLU are one pass each. The depthwise conv (alone, or with the SiLU
+ * before it and the GLU after it fused, as GLUMBConv uses it) walks each column of a frame
+ * top to bottom, one thread per (8 channels, column), so every input row is read from memory
+ * once and the three rows of the window live in registers. The temporal conv is one GEMM over
+ * the taps interleaved per channel (x3[n, 3c + k] = s_in[t−1+k][c]), which is the checkpoint's
+ * own [C, C, 3] weight layout read as [C, 3C]: no weight rearrangement, and the residual s
+ * enters through cuBLASLt's C operand. The GDN core is in cuda_dit_gdn.cu. */
 #include "backend/cuda/cuda.h"
 #include "backend/cuda/cuda_common.cuh"
 extern "C" {
@@ -79,74 +75,162 @@ static void cuda_frame_mean(sana_backend *be, sana_tensor *y, const sana_tensor 
   cuda_after_launch(be, "dit.frame_mean");
 }
 
-/* ---- dwconv3x3: one thread per (token, channel) ---- */
+/* ---- dwconv3x3 and dwconv_glu: one thread per (V channels, column), walking the rows ---- */
 
-template <int V>
-__global__ void dwconv_kernel(bf16 *y, const bf16 *x, const bf16 *w, const bf16 *b, int N, int Hl, int Wl, int Ch) {
-  const int S = Hl * Wl, G = Ch / V;
-  for (int n = blockIdx.y; n < N; n += gridDim.y) {
-    const int t = n / S, h = n % S / Wl, ww = n % Wl;
-    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < G; j += gridDim.x * blockDim.x) {
-      float acc[V], wk[V * 9], xv[V];
-      if constexpr (V == 8) {
-        if (b) bf16x8_to_f(*(const uint4 *)(b + j * 8), acc);
+#define DW_COLS 4 /* columns per block (blockDim.y); blockDim.x = 32 channel groups */
+
+template <int V> __device__ __forceinline__ void ld_bf16v(const bf16 *p, float f[V]) {
+  if constexpr (V == 8) {
+    bf16x8_to_f(*(const uint4 *)p, f);
+  } else if constexpr (V == 4) {
+    uint2 u = *(const uint2 *)p;
+    const __nv_bfloat162 *h = reinterpret_cast<const __nv_bfloat162 *>(&u);
+    float2 a = __bfloat1622float2(h[0]), b = __bfloat1622float2(h[1]);
+    f[0] = a.x, f[1] = a.y, f[2] = b.x, f[3] = b.y;
+  } else {
 #pragma unroll
-        for (int q = 0; q < 9; q++) bf16x8_to_f(((const uint4 *)(w + (int64_t)j * 72))[q], wk + 8 * q);
-      } else {
-        acc[0] = b ? __bfloat162float(b[j]) : 0.0f;
+    for (int v = 0; v < V; v++) f[v] = __bfloat162float(p[v]);
+  }
+}
+template <int V> __device__ __forceinline__ void st_bf16v(bf16 *p, const float f[V]) {
+  if constexpr (V == 8) {
+    *(uint4 *)p = f_to_bf16x8(f);
+  } else if constexpr (V == 4) {
+    uint2 u;
+    __nv_bfloat162 *h = reinterpret_cast<__nv_bfloat162 *>(&u);
+    h[0] = __floats2bfloat162_rn(f[0], f[1]);
+    h[1] = __floats2bfloat162_rn(f[2], f[3]);
+    *(uint2 *)p = u;
+  } else {
 #pragma unroll
-        for (int q = 0; q < 9; q++) wk[q] = __bfloat162float(w[(int64_t)j * 9 + q]);
+    for (int v = 0; v < V; v++) p[v] = __float2bfloat16_rn(f[v]);
+  }
+}
+
+/* SiLU with the fast exponential and division (relative error ~1e-7, far below bf16's) */
+__device__ __forceinline__ float silu_fast(float x) { return __fdividef(x, 1.0f + __expf(-x)); }
+
+/* P = 1: y[.., Ch] = dwconv(x); P = 2 (GLU): the thread convolves channels c and c + F of
+ * SiLU(x[.., 2F]) and writes y[.., F] = a ⊙ SiLU(g). Input row r feeds output rows r+1 (tap row
+ * 0), r (1) and r−1 (2): three running sums, the oldest complete (and stored) once row r has been
+ * added. Grid (⌈G/32⌉, ⌈Wl/4⌉, T), G = (Ch/P)/V channel groups. */
+template <int V, int P>
+__global__ void __launch_bounds__(32 * DW_COLS) dwconv_kernel(bf16 *y, const bf16 *x, const bf16 *w, const bf16 *b,
+                                                            int Hl, int Wl, int G) {
+  constexpr int PV = P * V;
+  const int j = blockIdx.x * 32 + threadIdx.x, col = blockIdx.y * DW_COLS + threadIdx.y, t = blockIdx.z;
+  if (j >= G || col >= Wl) return;
+  const int64_t F = (int64_t)G * V, Cin = F * P, frame = (int64_t)t * Hl * Wl;
+  float wk[PV * 9], bias[PV];
+#pragma unroll
+  for (int p = 0; p < P; p++)
+#pragma unroll
+    for (int v = 0; v < V; v++) {
+      const int64_t c = p * F + (int64_t)j * V + v;
+#pragma unroll
+      for (int q = 0; q < 9; q++) wk[(p * V + v) * 9 + q] = __bfloat162float(w[c * 9 + q]);
+      bias[p * V + v] = b ? __bfloat162float(b[c]) : 0.0f;
+    }
+  const bool has_l = col > 0, has_r = col + 1 < Wl;
+  /* the three inputs of row r: columns col−1, col, col+1 (zero outside the frame) */
+  auto load_row = [&](int r, float xv[3][PV]) {
+#pragma unroll
+    for (int dx = 0; dx < 3; dx++) {
+      bool ok = dx == 1 || (dx == 0 ? has_l : has_r);
+#pragma unroll
+      for (int p = 0; p < P; p++) {
+        const bf16 *src = x + (frame + (int64_t)r * Wl + col + dx - 1) * Cin + p * F + (int64_t)j * V;
+        if (ok) ld_bf16v<V>(src, xv[dx] + p * V);
+        else
+#pragma unroll
+          for (int v = 0; v < V; v++) xv[dx][p * V + v] = 0.0f;
       }
-      if (!b)
+    }
+  };
+  auto store = [&](int r, const float acc[PV]) {
+    if constexpr (P == 1) {
+      st_bf16v<V>(y + (frame + (int64_t)r * Wl + col) * F + (int64_t)j * V, acc);
+    } else {
+      float o[V];
 #pragma unroll
-        for (int v = 0; v < V; v++) acc[v] = 0.0f;
+      for (int v = 0; v < V; v++) o[v] = acc[v] * silu_fast(acc[V + v]);
+      st_bf16v<V>(y + (frame + (int64_t)r * Wl + col) * F + (int64_t)j * V, o);
+    }
+  };
+  float prev[PV], cur[PV], xv[3][PV], xn[3][PV]; /* prev: output r−1, cur: output r */
 #pragma unroll
-      for (int dy = 0; dy < 3; dy++) {
-        int hh = h + dy - 1;
-        if (hh < 0 || hh >= Hl) continue;
+  for (int v = 0; v < PV; v++) cur[v] = bias[v], prev[v] = 0.0f;
+  load_row(0, xv);
+  for (int r = 0; r < Hl; r++) {
+    if (r + 1 < Hl) load_row(r + 1, xn); /* in flight while row r is used */
+    if (P == 2) /* the SiLU here, not in load_row, which would wait for the loads */
 #pragma unroll
-        for (int dx = 0; dx < 3; dx++) {
-          int xx = ww + dx - 1;
-          if (xx < 0 || xx >= Wl) continue;
-          const bf16 *src = x + ((int64_t)t * S + hh * Wl + xx) * Ch + (int64_t)j * V;
-          if constexpr (V == 8) bf16x8_to_f(*(const uint4 *)src, xv);
-          else xv[0] = __bfloat162float(*src);
+      for (int dx = 0; dx < 3; dx++)
 #pragma unroll
-          for (int v = 0; v < V; v++) acc[v] += wk[v * 9 + dy * 3 + dx] * xv[v];
-        }
+        for (int v = 0; v < PV; v++) xv[dx][v] = silu_fast(xv[dx][v]);
+    float nxt[PV];
+#pragma unroll
+    for (int v = 0; v < PV; v++) {
+      float a0 = bias[v], a1 = cur[v], a2 = prev[v];
+#pragma unroll
+      for (int dx = 0; dx < 3; dx++) {
+        float xi = xv[dx][v];
+        a0 += wk[v * 9 + dx] * xi;     /* tap row 0 -> output r + 1 */
+        a1 += wk[v * 9 + 3 + dx] * xi; /* tap row 1 -> output r */
+        a2 += wk[v * 9 + 6 + dx] * xi; /* tap row 2 -> output r − 1 */
       }
-      bf16 *dst = y + (int64_t)n * Ch + (int64_t)j * V;
-      if constexpr (V == 8) *(uint4 *)dst = f_to_bf16x8(acc);
-      else *dst = __float2bfloat16_rn(acc[0]);
+      nxt[v] = a0, cur[v] = a1, prev[v] = a2;
+    }
+    if (r > 0) store(r - 1, prev);
+#pragma unroll
+    for (int v = 0; v < PV; v++) {
+      prev[v] = cur[v], cur[v] = nxt[v];
+#pragma unroll
+      for (int dx = 0; dx < 3; dx++) xv[dx][v] = xn[dx][v];
     }
   }
+  store(Hl - 1, prev);
+}
+
+/* Checks and launches both forms; F = output channels (Ch for P = 1, half of x's for P = 2). */
+static void dwconv_launch(sana_backend *be, const char *op, int P, sana_tensor *y, const sana_tensor *x,
+                          const sana_tensor *w, const sana_tensor *b, int64_t T, int64_t Hl, int64_t Wl) {
+  if (!CUDA_DTYPES(be, op, CUDA_BF16_ONLY, y, x, w, b)) return;
+  int64_t Cin = last_dim(x), F = Cin / P, N = T * Hl * Wl;
+  if (T < 0 || Hl < 0 || Wl < 0 || Cin % P || sana_numel(x) != N * Cin || sana_numel(y) != N * F ||
+      sana_numel(w) != Cin * 9 || (b && sana_numel(b) != Cin) || y->data == x->data) {
+    cuda_fail(be, op, "shapes do not match (%lld tokens, %lld channels)", (long long)N, (long long)Cin);
+    return;
+  }
+  if (N * Cin == 0) return;
+  if (N > 0x7fffffff || N * Cin > ((int64_t)1 << 40) || Cin > 0x7fffffff) {
+    cuda_fail(be, op, "%lld tokens of %lld channels exceed the kernel's indexing", (long long)N, (long long)Cin);
+    return;
+  }
+  /* 16-byte accesses of eight channels (four per half with the GLU, whose thread holds both) */
+  const int VV = P == 1 ? 8 : 4;
+  bool vec = F % VV == 0 && ((uintptr_t)y->data | (uintptr_t)x->data) % (2 * VV) == 0;
+  int64_t G = vec ? F / VV : F;
+  if (T > 65535 || G > ((int64_t)32 << 20) || Wl > 65535) {
+    cuda_fail(be, op, "%lld frames of width %lld exceed the grid", (long long)T, (long long)Wl);
+    return;
+  }
+  dim3 grid(cuda_blocks(G, 32), (unsigned)((Wl + DW_COLS - 1) / DW_COLS), (unsigned)T), block(32, DW_COLS);
+  void (*kern)(bf16 *, const bf16 *, const bf16 *, const bf16 *, int, int, int) =
+      P == 1 ? (vec ? dwconv_kernel<8, 1> : dwconv_kernel<1, 1>) : (vec ? dwconv_kernel<4, 2> : dwconv_kernel<1, 2>);
+  kern<<<grid, block, 0, cuda_of(be)->stream>>>((bf16 *)y->data, (const bf16 *)x->data, (const bf16 *)w->data,
+                                                b ? (const bf16 *)b->data : nullptr, (int)Hl, (int)Wl, (int)G);
+  cuda_after_launch(be, op);
 }
 
 static void cuda_dwconv3x3(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
                            const sana_tensor *b, int64_t T, int64_t Hl, int64_t Wl) {
-  if (!CUDA_DTYPES(be, "dit.dwconv3x3", CUDA_BF16_ONLY, y, x, w, b)) return;
-  int64_t Ch = last_dim(x), N = T * Hl * Wl;
-  if (sana_numel(x) != N * Ch || sana_numel(y) != N * Ch || sana_numel(w) != Ch * 9 ||
-      (b && sana_numel(b) != Ch) || y->data == x->data) {
-    cuda_fail(be, "dit.dwconv3x3", "shapes do not match (%lld tokens, %lld channels)", (long long)N, (long long)Ch);
-    return;
-  }
-  if (N * Ch == 0) return;
-  if (N > 0x7fffffff || N * Ch > ((int64_t)1 << 40) || Ch > 0x7fffffff) {
-    cuda_fail(be, "dit.dwconv3x3", "%lld tokens of %lld channels exceed the kernel's indexing", (long long)N,
-              (long long)Ch);
-    return;
-  }
-  /* eight channels per thread (16-byte loads; the weight's 8x9 taps are 144 aligned bytes) */
-  bool vec = Ch % 8 == 0 && cuda_aligned16(y->data, x->data, w->data) && cuda_aligned16(b ? b->data : nullptr);
-  int V = vec ? 8 : 1;
-  dim3 grid(cuda_blocks(Ch / V, DIT_THREADS), (unsigned)(N < 65535 ? N : 65535));
-  void (*kern)(bf16 *, const bf16 *, const bf16 *, const bf16 *, int, int, int, int) =
-      vec ? dwconv_kernel<8> : dwconv_kernel<1>;
-  kern<<<grid, DIT_THREADS, 0, cuda_of(be)->stream>>>((bf16 *)y->data, (const bf16 *)x->data, (const bf16 *)w->data,
-                                                       b ? (const bf16 *)b->data : nullptr, (int)N, (int)Hl, (int)Wl,
-                                                       (int)Ch);
-  cuda_after_launch(be, "dit.dwconv3x3");
+  dwconv_launch(be, "dit.dwconv3x3", 1, y, x, w, b, T, Hl, Wl);
+}
+
+static void cuda_dwconv_glu(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
+                            const sana_tensor *b, int64_t T, int64_t Hl, int64_t Wl) {
+  dwconv_launch(be, "dit.dwconv_glu", 2, y, x, w, b, T, Hl, Wl);
 }
 
 /* ---- glu ---- */
@@ -193,30 +277,40 @@ static void cuda_glu(sana_backend *be, sana_tensor *y, const sana_tensor *x) {
   cuda_after_launch(be, "dit.glu");
 }
 
-/* ---- temporal_conv: one GEMM over the stacked taps ---- */
+/* ---- temporal_conv: one GEMM over the interleaved taps ---- */
 
-/* x3[n, k·C + c] = s_in[t−1+k][tok][c] with s_in[−1] = prev (or 0) and s_in[T] = 0. */
-__global__ void tconv_stack_kernel(bf16 *x3, const bf16 *s, const bf16 *prev, int T, int S, int C) {
-  const bf16 zero = __float2bfloat16_rn(0.0f);
+/* x3[n, 3c + k] = s_in[t−1+k][tok][c] with s_in[−1] = prev (or 0) and s_in[T] = 0; V channels
+ * per thread (3V outputs, contiguous). Grid-stride over tokens in y. */
+template <int V> __global__ void tconv_stack_kernel(bf16 *x3, const bf16 *s, const bf16 *prev, int T, int S, int C) {
+  const int G = C / V;
   for (int n = blockIdx.y; n < T * S; n += gridDim.y) {
     const int t = n / S, tok = n % S;
-    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < 3 * C; j += gridDim.x * blockDim.x) {
-      int k = j / C, c = j - k * C, ts = t - 1 + k;
-      bf16 v = zero;
-      if (ts >= 0 && ts < T) v = s[((int64_t)ts * S + tok) * C + c];
-      else if (ts < 0 && prev) v = prev[(int64_t)tok * C + c];
-      x3[(int64_t)n * 3 * C + j] = v;
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < G; j += gridDim.x * blockDim.x) {
+      bf16 out[3 * V];
+#pragma unroll
+      for (int k = 0; k < 3; k++) {
+        const int ts = t - 1 + k;
+        const bf16 *src = ts >= 0 && ts < T ? s + ((int64_t)ts * S + tok) * C : ts < 0 && prev ? prev + (int64_t)tok * C : nullptr;
+        bf16 v[V];
+        if constexpr (V == 8) {
+          uint4 u = src ? *(const uint4 *)(src + j * 8) : make_uint4(0, 0, 0, 0);
+          *(uint4 *)v = u;
+        } else {
+          v[0] = src ? src[j] : __float2bfloat16_rn(0.0f);
+        }
+#pragma unroll
+        for (int c = 0; c < V; c++) out[3 * c + k] = v[c];
+      }
+      bf16 *dst = x3 + (int64_t)n * 3 * C + (int64_t)j * 3 * V;
+      if constexpr (V == 8) {
+#pragma unroll
+        for (int q = 0; q < 3; q++) ((uint4 *)dst)[q] = ((const uint4 *)out)[q];
+      } else {
+#pragma unroll
+        for (int q = 0; q < 3; q++) dst[q] = out[q];
+      }
     }
   }
-}
-
-/* w3[o, k·C + c] = w[o, c, k, 0] */
-__global__ void tconv_weight_kernel(bf16 *w3, const bf16 *w, int C) {
-  for (int o = blockIdx.y; o < C; o += gridDim.y)
-    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < 3 * C; j += gridDim.x * blockDim.x) {
-      int k = j / C, c = j - k * C;
-      w3[(int64_t)o * 3 * C + j] = w[((int64_t)o * C + c) * 3 + k];
-    }
 }
 
 static void cuda_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tensor *s, const sana_tensor *w,
@@ -235,274 +329,30 @@ static void cuda_temporal_conv(sana_backend *be, sana_tensor *y, const sana_tens
               (long long)C);
     return;
   }
-  size_t xb = (size_t)(N * 3 * C) * sizeof(bf16), wb = (size_t)(3 * C * C) * sizeof(bf16);
-  void *x3 = be->alloc(be, xb), *w3 = be->alloc(be, wb);
-  if (!x3 || !w3) {
-    if (x3) be->free(be, x3);
-    if (w3) be->free(be, w3);
-    cuda_fail(be, "dit.temporal_conv", "out of device memory for the stacked taps (%zu bytes)", xb + wb);
+  size_t xb = (size_t)(N * 3 * C) * sizeof(bf16);
+  void *x3 = be->alloc(be, xb);
+  if (!x3) {
+    cuda_fail(be, "dit.temporal_conv", "out of device memory for the stacked taps (%zu bytes)", xb);
     return;
   }
   cudaStream_t st = cuda_of(be)->stream;
-  unsigned gx = cuda_blocks(3 * C, DIT_THREADS);
-  tconv_stack_kernel<<<dim3(gx, (unsigned)(N < 65535 ? N : 65535)), DIT_THREADS, 0, st>>>(
-      (bf16 *)x3, (const bf16 *)s->data, prev ? (const bf16 *)prev->data : nullptr, (int)T, (int)S, (int)C);
-  tconv_weight_kernel<<<dim3(gx, (unsigned)(C < 65535 ? C : 65535)), DIT_THREADS, 0, st>>>(
-      (bf16 *)w3, (const bf16 *)w->data, (int)C);
+  bool vec = C % 8 == 0 && cuda_aligned16(x3, s->data, prev ? prev->data : nullptr);
+  int64_t G = vec ? C / 8 : C;
+  dim3 grid(cuda_blocks(G, DIT_THREADS), (unsigned)(N < 65535 ? N : 65535));
+  if (vec)
+    tconv_stack_kernel<8><<<grid, DIT_THREADS, 0, st>>>((bf16 *)x3, (const bf16 *)s->data,
+                                                       prev ? (const bf16 *)prev->data : nullptr, (int)T, (int)S, (int)C);
+  else
+    tconv_stack_kernel<1><<<grid, DIT_THREADS, 0, st>>>((bf16 *)x3, (const bf16 *)s->data,
+                                                       prev ? (const bf16 *)prev->data : nullptr, (int)T, (int)S, (int)C);
   cuda_after_launch(be, "dit.temporal_conv");
+  /* y = x3 · w[C, 3C]ᵀ + s */
   int64_t xne[2] = {N, 3 * C}, wne[2] = {C, 3 * C}, yne[2] = {N, C};
-  sana_tensor xt = sana_tensor_make(SANA_BF16, x3, 2, xne), wt = sana_tensor_make(SANA_BF16, w3, 2, wne);
+  sana_tensor xt = sana_tensor_make(SANA_BF16, x3, 2, xne), wt = sana_tensor_make(SANA_BF16, w->data, 2, wne);
   sana_tensor yt = sana_tensor_make(SANA_BF16, y->data, 2, yne), sv = sana_tensor_make(SANA_BF16, s->data, 2, yne);
-  be->linear(be, &yt, &xt, &wt, NULL, SANA_ACT_NONE);
-  be->binary(be, &yt, &yt, &sv, SANA_ADD);
+  cuda_linear_acc(be, "dit.temporal_conv", &yt, &xt, &wt, &sv);
   /* the allocator reuses freed blocks only for later work on the same stream */
   be->free(be, x3);
-  be->free(be, w3);
-}
-
-/* ---- gdn_chunk ---- */
-
-#define GDN_DMAX 128 /* head dims up to this (SANA: 112) */
-#define GDN_SPLIT 4  /* blocks sharing one frame's tokens in the statistics */
-#define GDN_TOK 32   /* tokens per shared-memory tile in the statistics */
-#define GDN_RT 64    /* tokens per block in the readout */
-
-/* stats layout, fp32: mats[h][t][m][D][D] with m = 0: P (β k_rot k_rotᵀ), 1: Pz (β k_hat k_hatᵀ),
- * 2: Â (β v k_rotᵀ); bvec[h][t][D] = Σ β k_hat. Grid (H·T, 3, GDN_SPLIT), 16×16 threads, thread
- * (ty, tx) owns rows and columns 4·ty + {0..3, 64..67} × 4·tx + {0..3, 64..67} (float4 reads). */
-__global__ void __launch_bounds__(256, 2) gdn_stats_kernel(float *mats, float *bvec, const bf16 *kh, const bf16 *kr,
-                                                        const bf16 *v, const bf16 *beta, int64_t T, int64_t S,
-                                                        int H, int D) {
-  __shared__ __align__(16) float L[GDN_TOK][GDN_DMAX], R[GDN_TOK][GDN_DMAX];
-  const int h = blockIdx.x / (int)T, t = blockIdx.x % (int)T, m = blockIdx.y;
-  const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * 16 + tx;
-  const int64_t HD = (int64_t)H * D, per = (S + GDN_SPLIT - 1) / GDN_SPLIT;
-  const int64_t s0 = blockIdx.z * per, s1 = s0 + per < S ? s0 + per : S;
-  const bf16 *lsrc = m == 0 ? kr : m == 1 ? kh : v, *rsrc = m == 1 ? kh : kr;
-  float acc[8][8] = {};
-  float bacc = 0.0f;
-  for (int64_t c0 = s0; c0 < s1; c0 += GDN_TOK) {
-    for (int e = tid; e < GDN_TOK * GDN_DMAX; e += 256) {
-      int r = e / GDN_DMAX, d = e % GDN_DMAX;
-      int64_t s = c0 + r;
-      float l = 0.0f, rr = 0.0f;
-      if (s < s1 && d < D) {
-        int64_t n = t * S + s, off = n * HD + (int64_t)h * D + d;
-        float b = __bfloat162float(beta[n * H + h]);
-        l = b * __bfloat162float(lsrc[off]);
-        rr = __bfloat162float(rsrc[off]);
-      }
-      L[r][d] = l;
-      R[r][d] = rr;
-    }
-    __syncthreads();
-    if (m == 1 && tid < D)
-      for (int r = 0; r < GDN_TOK; r++) bacc += L[r][tid];
-#pragma unroll 4
-    for (int r = 0; r < GDN_TOK; r++) {
-      const float4 l0 = *(const float4 *)&L[r][4 * ty], l1 = *(const float4 *)&L[r][64 + 4 * ty];
-      const float4 r0 = *(const float4 *)&R[r][4 * tx], r1 = *(const float4 *)&R[r][64 + 4 * tx];
-      const float a[8] = {l0.x, l0.y, l0.z, l0.w, l1.x, l1.y, l1.z, l1.w};
-      const float b[8] = {r0.x, r0.y, r0.z, r0.w, r1.x, r1.y, r1.z, r1.w};
-#pragma unroll
-      for (int i = 0; i < 8; i++)
-#pragma unroll
-        for (int j = 0; j < 8; j++) acc[i][j] += a[i] * b[j];
-    }
-    __syncthreads();
-  }
-  float *dst = mats + (((int64_t)h * T + t) * 3 + m) * D * D;
-#pragma unroll
-  for (int i = 0; i < 8; i++)
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-      int a = (i & 3) + (i >> 2) * 64 + 4 * ty, b = (j & 3) + (j >> 2) * 64 + 4 * tx;
-      if (a < D && b < D) atomicAdd(dst + a * D + b, acc[i][j]);
-    }
-  if (m == 1 && tid < D) atomicAdd(bvec + ((int64_t)h * T + t) * D + tid, bacc);
-}
-
-/* One warp per state row: rows 0..D−1 of Ŝ (against P, adding Â's row), row D is z (against
- * Pz, adding b). hist[h][t][D+1][D] receives forward + reverse. */
-__global__ void __launch_bounds__(256) gdn_scan_kernel(float *hist, const float *mats, const float *bvec,
-                                                       const bf16 *g, float *skv, float *sz, int64_t T, int H,
-                                                       int D, int save) {
-  __shared__ float xs[8][GDN_DMAX];
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, h = blockIdx.x;
-  const int row = blockIdx.y * 8 + warp;
-  if (row > D) return; /* whole warps leave; no block barrier below */
-  const bool zrow = row == D;
-  float *x = xs[warp];
-  for (int b = lane; b < D; b += 32) x[b] = zrow ? sz[(int64_t)h * D + b] : skv[((int64_t)h * D + row) * D + b];
-  __syncwarp();
-  float nx[GDN_DMAX / 32];
-  for (int pass = 0; pass < 2; pass++) {
-    if (pass == 1) {
-      if (save)
-        for (int b = lane; b < D; b += 32) {
-          if (zrow) sz[(int64_t)h * D + b] = x[b];
-          else skv[((int64_t)h * D + row) * D + b] = x[b];
-        }
-      __syncwarp();
-      for (int b = lane; b < D; b += 32) x[b] = 0.0f;
-      __syncwarp();
-    }
-    for (int64_t step = 0; step < T; step++) {
-      int64_t t = pass == 0 ? step : T - 1 - step;
-      float *hrow = hist + (((int64_t)h * T + t) * (D + 1) + row) * D;
-      if (pass == 1)
-        for (int b = lane; b < D; b += 32) hrow[b] += x[b];
-      const float *base = mats + ((int64_t)h * T + t) * 3 * D * D;
-      const float *M = base + (zrow ? D * D : 0);
-      const float *add = zrow ? bvec + ((int64_t)h * T + t) * D : base + 2 * D * D + (int64_t)row * D;
-      float gt = __bfloat162float(g[t * H + h]);
-#pragma unroll
-      for (int c = 0; c < GDN_DMAX / 32; c++) nx[c] = 0.0f;
-#pragma unroll 8 /* independent loads in flight: the loop is latency-bound otherwise */
-      for (int k = 0; k < D; k++) {
-        float xk = x[k];
-#pragma unroll
-        for (int c = 0; c < GDN_DMAX / 32; c++) {
-          int b = lane + 32 * c;
-          if (b < D) nx[c] += xk * M[(int64_t)k * D + b];
-        }
-      }
-      __syncwarp();
-#pragma unroll
-      for (int c = 0; c < GDN_DMAX / 32; c++) {
-        int b = lane + 32 * c;
-        if (b < D) x[b] = gt * (x[b] - nx[c]) + add[b];
-      }
-      __syncwarp();
-      if (pass == 0)
-        for (int b = lane; b < D; b += 32) hrow[b] = x[b];
-    }
-  }
-}
-
-/* Grid (H·T, token tiles); 16×16 threads, thread (ty, tx) owns tokens ty + 16i and outputs
- * tx + 16j. Shared: the frame's history Ŝ+R̂ [D][D+1] (padded against bank conflicts), z+r,
- * the tile's q_rot [GDN_RT][D] and den. */
-__global__ void __launch_bounds__(256) gdn_readout_kernel(bf16 *o, const float *hist, const bf16 *qh,
-                                                          const bf16 *qr, const bf16 *gate, int64_t T, int64_t S,
-                                                          int H, int D) {
-  extern __shared__ float sm[];
-  float *Ms = sm, *z = Ms + D * (D + 1), *Q = z + GDN_DMAX, *den = Q + GDN_RT * D;
-  const int h = blockIdx.x / (int)T, t = blockIdx.x % (int)T;
-  const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * 16 + tx, warp = tid >> 5, lane = tid & 31;
-  const int64_t HD = (int64_t)H * D, s0 = (int64_t)blockIdx.y * GDN_RT;
-  const float *hs = hist + ((int64_t)h * T + t) * (D + 1) * D;
-  for (int e = tid; e < D * D; e += 256) Ms[(e / D) * (D + 1) + e % D] = hs[e];
-  for (int e = tid; e < D; e += 256) z[e] = hs[D * D + e];
-  for (int e = tid; e < GDN_RT * D; e += 256) {
-    int r = e / D, d = e % D;
-    int64_t s = s0 + r;
-    Q[e] = s < S ? __bfloat162float(qr[(t * S + s) * HD + (int64_t)h * D + d]) : 0.0f;
-  }
-  __syncthreads();
-  for (int r = warp; r < GDN_RT; r += 8) { /* den per token, one warp each */
-    int64_t s = s0 + r;
-    float p = 0.0f;
-    if (s < S)
-      for (int d = lane; d < D; d += 32) p += __bfloat162float(qh[(t * S + s) * HD + (int64_t)h * D + d]) * z[d];
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) p += __shfl_xor_sync(0xffffffffu, p, off);
-    if (lane == 0) den[r] = p;
-  }
-  __syncthreads();
-  float acc[GDN_RT / 16][GDN_DMAX / 16] = {};
-  for (int k = 0; k < D; k++) {
-    float q[GDN_RT / 16], mv[GDN_DMAX / 16];
-#pragma unroll
-    for (int i = 0; i < GDN_RT / 16; i++) q[i] = Q[(ty + 16 * i) * D + k];
-#pragma unroll
-    for (int j = 0; j < GDN_DMAX / 16; j++) {
-      int a = tx + 16 * j;
-      mv[j] = a < D ? Ms[a * (D + 1) + k] : 0.0f;
-    }
-#pragma unroll
-    for (int i = 0; i < GDN_RT / 16; i++)
-#pragma unroll
-      for (int j = 0; j < GDN_DMAX / 16; j++) acc[i][j] += q[i] * mv[j];
-  }
-#pragma unroll
-  for (int i = 0; i < GDN_RT / 16; i++) {
-    int r = ty + 16 * i;
-    int64_t s = s0 + r;
-    if (s >= S) continue;
-    float inv = 1.0f / (den[r] + 1e-8f);
-#pragma unroll
-    for (int j = 0; j < GDN_DMAX / 16; j++) {
-      int a = tx + 16 * j;
-      if (a >= D) continue;
-      int64_t off = (t * S + s) * HD + (int64_t)h * D + a;
-      o[off] = __float2bfloat16_rn(acc[i][j] * inv * dev_act(__bfloat162float(gate[off]), SANA_ACT_SILU));
-    }
-  }
-}
-
-static void cuda_gdn_chunk(sana_backend *be, sana_tensor *o, const sana_tensor *q_hat, const sana_tensor *q_rot,
-                           const sana_tensor *k_hat, const sana_tensor *k_rot, const sana_tensor *v,
-                           const sana_tensor *beta, const sana_tensor *g, const sana_tensor *gate,
-                           sana_tensor *state_kv, sana_tensor *state_z, int64_t T, int save) {
-  const char *op = "dit.gdn_chunk";
-  if (!CUDA_DTYPES(be, op, CUDA_BF16_ONLY, o, q_hat, q_rot, k_hat, k_rot, v, beta, g, gate)) return;
-  if (!CUDA_DTYPES(be, op, 1u << SANA_F32, state_kv, state_z)) return;
-  if (q_hat->nd != 3 || T <= 0 || q_hat->ne[0] % T) {
-    cuda_fail(be, op, "q_hat must be [N, H, D] with N a multiple of T = %lld", (long long)T);
-    return;
-  }
-  int64_t N = q_hat->ne[0], H = q_hat->ne[1], D = q_hat->ne[2], S = N / T;
-  const sana_tensor *same[] = {o, q_rot, k_hat, k_rot, v, gate};
-  for (size_t i = 0; i < sizeof same / sizeof *same; i++)
-    if (sana_numel(same[i]) != N * H * D) {
-      cuda_fail(be, op, "operand %zu does not have %lld×%lld×%lld elements", i, (long long)N, (long long)H,
-                (long long)D);
-      return;
-    }
-  if (sana_numel(beta) != N * H || sana_numel(g) != T * H || sana_numel(state_kv) != H * D * D ||
-      sana_numel(state_z) != H * D) {
-    cuda_fail(be, op, "beta, g or the state have the wrong size");
-    return;
-  }
-  if (D > GDN_DMAX || D < 1 || H * T > 0x7fffffff || (S + GDN_RT - 1) / GDN_RT > 65535) {
-    cuda_fail(be, op, "head dim %lld (at most %d) or %lld tokens per frame out of range", (long long)D, GDN_DMAX,
-              (long long)S);
-    return;
-  }
-  if (S == 0) return;
-  size_t mats_n = (size_t)(H * T * 3 * D * D), b_n = (size_t)(H * T * D), hist_n = (size_t)(H * T * (D + 1) * D);
-  size_t bytes = (mats_n + b_n + hist_n) * sizeof(float);
-  float *buf = (float *)be->alloc(be, bytes);
-  if (!buf) {
-    cuda_fail(be, op, "out of device memory for the frame statistics (%zu bytes)", bytes);
-    return;
-  }
-  float *mats = buf, *bvec = mats + mats_n, *hist = bvec + b_n;
-  cudaStream_t st = cuda_of(be)->stream;
-  if (!CUDA_OK(be, op, cudaMemsetAsync(buf, 0, (mats_n + b_n) * sizeof(float), st))) {
-    be->free(be, buf);
-    return;
-  }
-  gdn_stats_kernel<<<dim3((unsigned)(H * T), 3, GDN_SPLIT), dim3(16, 16), 0, st>>>(
-      mats, bvec, (const bf16 *)k_hat->data, (const bf16 *)k_rot->data, (const bf16 *)v->data,
-      (const bf16 *)beta->data, T, S, (int)H, (int)D);
-  gdn_scan_kernel<<<dim3((unsigned)H, (unsigned)((D + 1 + 7) / 8)), 256, 0, st>>>(
-      hist, mats, bvec, (const bf16 *)g->data, (float *)state_kv->data, (float *)state_z->data, T, (int)H, (int)D,
-      save);
-  size_t smem = (size_t)(D * (D + 1) + GDN_DMAX + GDN_RT * D + GDN_RT) * sizeof(float);
-  static bool attr_set = false;
-  if (!attr_set) {
-    CUDA_OK(be, op, cudaFuncSetAttribute(gdn_readout_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         (int)((GDN_DMAX * (GDN_DMAX + 1) + GDN_DMAX + GDN_RT * GDN_DMAX + GDN_RT) *
-                                               sizeof(float))));
-    attr_set = true;
-  }
-  gdn_readout_kernel<<<dim3((unsigned)(H * T), (unsigned)((S + GDN_RT - 1) / GDN_RT)), dim3(16, 16), smem, st>>>(
-      (bf16 *)o->data, hist, (const bf16 *)q_hat->data, (const bf16 *)q_rot->data, (const bf16 *)gate->data, T, S,
-      (int)H, (int)D);
-  cuda_after_launch(be, op);
-  be->free(be, buf);
 }
 
 static const struct sana_dit_ops cuda_dit_ops = {
@@ -511,7 +361,8 @@ static const struct sana_dit_ops cuda_dit_ops = {
     /* .dwconv3x3 = */ cuda_dwconv3x3,
     /* .glu = */ cuda_glu,
     /* .temporal_conv = */ cuda_temporal_conv,
-    /* .gdn_chunk = */ cuda_gdn_chunk,
+    /* .gdn_chunk = */ cuda_dit_gdn_chunk,
+    /* .dwconv_glu = */ cuda_dwconv_glu,
 };
 
 void cuda_install_dit_ops(sana_backend *be) { be->dit = &cuda_dit_ops; }

@@ -7,6 +7,8 @@
  * [K, M] (ld K), D = yᵀ [N, M] (ld N). The bias then runs along D's rows, as cuBLASLt's
  * epilogue expects.
  *
+ * cuda_linear_acc adds a matrix through cuBLASLt's C operand (β = 1), for residual adds.
+ *
  * Descriptors and the chosen algorithm are cached per (M, N, K, epilogue, alignment): the
  * heuristic query costs tens of microseconds, more than a small GEMM. */
 #include <stdlib.h>
@@ -131,23 +133,25 @@ static cuda_lt_plan *plan_get(sana_backend *be, int64_t M, int64_t N, int64_t K,
   return &c->plans[c->n_plans++];
 }
 
-static void cuda_linear(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
-                        const sana_tensor *b, sana_act act) {
-  cuda_impl *c = cuda_of(be);
-  if (!CUDA_DTYPES(be, "linear", CUDA_BF16_ONLY, y, x, w, b)) return;
+/* y = act(x·wᵀ + b) (+ c when c is given: cuBLASLt's C operand with β = 1, in the D layout). */
+static void gemm(sana_backend *be, const char *op, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
+                 const sana_tensor *b, sana_act act, const sana_tensor *c) {
+  cuda_impl *ci = cuda_of(be);
+  if (!CUDA_DTYPES(be, op, CUDA_BF16_ONLY, y, x, w, b, c)) return;
   if (w->nd < 2) {
-    cuda_fail(be, "linear", "weight must be at least 2-D");
+    cuda_fail(be, op, "weight must be at least 2-D");
     return;
   }
   int64_t N = w->ne[0], K = N ? sana_numel(w) / N : 0, M = K ? sana_numel(x) / K : 0;
-  if (M * K != sana_numel(x) || sana_numel(y) != M * N || (b && sana_numel(b) != N)) {
-    cuda_fail(be, "linear", "shapes do not match: x %lld elements, w [%lld, %lld], y %lld elements",
+  if (M * K != sana_numel(x) || sana_numel(y) != M * N || (b && sana_numel(b) != N) ||
+      (c && sana_numel(c) != M * N)) {
+    cuda_fail(be, op, "shapes do not match: x %lld elements, w [%lld, %lld], y %lld elements",
               (long long)sana_numel(x), (long long)N, (long long)K, (long long)sana_numel(y));
     return;
   }
   if (M == 0 || N == 0) return;
   if (K == 0) { /* an empty sum: y = act(b) or act(0) */
-    cuda_fail(be, "linear", "K = 0 is not supported");
+    cuda_fail(be, op, "K = 0 is not supported");
     return;
   }
   bool fuse = act == SANA_ACT_NONE || act == SANA_ACT_GELU_TANH || act == SANA_ACT_RELU;
@@ -156,9 +160,10 @@ static void cuda_linear(sana_backend *be, sana_tensor *y, const sana_tensor *x, 
   else if (act == SANA_ACT_RELU) epi = b ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
   else epi = b ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
   unsigned align = ptr_align(x->data);
-  unsigned aw = ptr_align(w->data), ay = ptr_align(y->data);
+  unsigned aw = ptr_align(w->data), ay = ptr_align(y->data), ac = c ? ptr_align(c->data) : 256;
   if (aw < align) align = aw;
   if (ay < align) align = ay;
+  if (ac < align) align = ac;
   cuda_lt_plan *p = plan_get(be, M, N, K, epi, align);
   if (!p) return;
   if (b) {
@@ -167,12 +172,22 @@ static void cuda_linear(sana_backend *be, sana_tensor *y, const sana_tensor *x, 
       return;
   }
   const float one = 1.0f, zero = 0.0f;
-  if (!lt_ok(be, "matmul", cublasLtMatmul(c->lt, p->desc, &one, w->data, p->a, x->data, p->b, &zero,
-                                          y->data, p->d, y->data, p->d, &p->algo, c->lt_workspace,
-                                          c->lt_workspace_bytes, c->stream)))
+  if (!lt_ok(be, "matmul", cublasLtMatmul(ci->lt, p->desc, &one, w->data, p->a, x->data, p->b, c ? &one : &zero,
+                                          c ? c->data : y->data, p->d, y->data, p->d, &p->algo, ci->lt_workspace,
+                                          ci->lt_workspace_bytes, ci->stream)))
     return;
-  cuda_after_launch(be, "linear");
-  if (!fuse) cuda_act_inplace_bf16(be, "linear", y->data, M * N, act);
+  cuda_after_launch(be, op);
+  if (!fuse) cuda_act_inplace_bf16(be, op, y->data, M * N, act);
+}
+
+static void cuda_linear(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
+                        const sana_tensor *b, sana_act act) {
+  gemm(be, "linear", y, x, w, b, act, NULL);
+}
+
+void cuda_linear_acc(sana_backend *be, const char *op, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
+                     const sana_tensor *c) {
+  gemm(be, op, y, x, w, NULL, SANA_ACT_NONE, c);
 }
 
 void cuda_install_linear_op(sana_backend *be) {
