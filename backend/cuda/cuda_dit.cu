@@ -9,6 +9,7 @@
  * enters through cuBLASLt's C operand. The GDN core is in cuda_dit_gdn.cu. */
 #include "backend/cuda/cuda.h"
 #include "backend/cuda/cuda_common.cuh"
+#include "backend/cuda/cuda_mma.cuh"
 extern "C" {
 #include "backend/ops_dit.h"
 }
@@ -192,6 +193,126 @@ __global__ void __launch_bounds__(32 * DW_COLS) dwconv_kernel(bf16 *y, const bf1
   store(Hl - 1, prev);
 }
 
+/* The fast path of both forms: a block owns 32 groups of 8 input channels (8 of x for P = 1, 4
+ * of each half for P = 2) and 8 output columns, and walks the rows with the next DWP_NS − 1
+ * rows (plus a halo column each side) in flight through cp.async. Each row is converted to
+ * fp32 (and SiLU'd) once in shared memory, then every thread convolves its (column, group). */
+#define DWP_G 32
+#define DWP_CW 8
+#define DWP_NS 4
+#define DWP_CELLS ((DWP_CW + 2) * DWP_G)
+
+template <int P>
+__global__ void __launch_bounds__(DWP_G *DWP_CW, 2) dwconv_pipe_kernel(bf16 *y, const bf16 *x, const bf16 *w,
+                                                                      const bf16 *b, int Hl, int Wl, int G) {
+  constexpr int V = 8 / P; /* channels per part */
+  __shared__ __align__(16) bf16 raw[DWP_NS][DWP_CELLS * 8];
+  __shared__ __align__(16) float cv[DWP_CELLS * 8];
+  __shared__ __align__(16) float sbias[DWP_G * 8];
+  const int gx = threadIdx.x, cy = threadIdx.y, tid = cy * DWP_G + gx;
+  const int g0 = blockIdx.x * DWP_G, c0 = blockIdx.y * DWP_CW, t = blockIdx.z;
+  const int64_t F = (int64_t)G * V, Cin = F * P, frame = (int64_t)t * Hl * Wl;
+  const int j = g0 + gx, col = c0 + cy;
+  const bool active = j < G && col < Wl;
+
+  float wk[8 * 9];
+#pragma unroll
+  for (int p = 0; p < P; p++)
+#pragma unroll
+    for (int v = 0; v < V; v++) {
+      const int64_t c = p * F + (int64_t)j * V + v;
+#pragma unroll
+      for (int q = 0; q < 9; q++) wk[(p * V + v) * 9 + q] = j < G ? __bfloat162float(w[c * 9 + q]) : 0.0f;
+    }
+  for (int i = tid; i < DWP_G * 8; i += DWP_G * DWP_CW) {
+    int gg = g0 + i / 8, pv = i % 8;
+    sbias[i] = b && gg < G ? __bfloat162float(b[(pv / V) * F + (int64_t)gg * V + pv % V]) : 0.0f;
+  }
+
+  /* row r of the tile (frame columns c0 − 1 .. c0 + CW) into stage r % NS; zeros outside */
+  auto issue = [&](int r) {
+    if (r < Hl) {
+      bf16 *s = raw[r % DWP_NS];
+      for (int i = tid; i < DWP_CELLS; i += DWP_G * DWP_CW) {
+        const int fc = c0 - 1 + i / DWP_G, jj = g0 + i % DWP_G;
+        const bool ok = fc >= 0 && fc < Wl && jj < G;
+        const bf16 *src = ok ? x + (frame + (int64_t)r * Wl + fc) * Cin + (int64_t)jj * V : x;
+        if constexpr (P == 1) {
+          cp_async16(s + i * 8, src, ok);
+        } else {
+          cp_async8(s + i * 8, src, ok);
+          cp_async8(s + i * 8 + 4, ok ? src + F : x, ok);
+        }
+      }
+    }
+    cp_async_commit();
+  };
+#pragma unroll
+  for (int r = 0; r < DWP_NS - 1; r++) issue(r);
+
+  float prev[8] = {}, cur[8] = {}; /* prev: output r − 1, cur: output r (bias when a row starts) */
+  for (int r = 0; r < Hl; r++) {
+    cp_async_wait<DWP_NS - 2>();
+    __syncthreads(); /* row r landed; cv and stage (r − 1) % NS are free */
+    issue(r + DWP_NS - 1);
+    const bf16 *s = raw[r % DWP_NS];
+    for (int i = tid; i < DWP_CELLS; i += DWP_G * DWP_CW) {
+      float f[8];
+      bf16x8_to_f(*(const uint4 *)(s + i * 8), f);
+      if (P == 2)
+#pragma unroll
+        for (int v = 0; v < 8; v++) f[v] = silu_fast(f[v]);
+      *(float4 *)(cv + i * 8) = make_float4(f[0], f[1], f[2], f[3]);
+      *(float4 *)(cv + i * 8 + 4) = make_float4(f[4], f[5], f[6], f[7]);
+    }
+    __syncthreads();
+    if (!active) continue;
+    float nxt[8];
+#pragma unroll
+    for (int v = 0; v < 8; v++) {
+      nxt[v] = sbias[gx * 8 + v];
+      if (r == 0) cur[v] = nxt[v], prev[v] = 0.0f;
+    }
+#pragma unroll
+    for (int dx = 0; dx < 3; dx++) {
+      const float *c = cv + ((cy + dx) * DWP_G + gx) * 8;
+      const float4 lo = *(const float4 *)c, hi = *(const float4 *)(c + 4);
+      const float xi[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+      for (int v = 0; v < 8; v++) {
+        nxt[v] += wk[v * 9 + dx] * xi[v];      /* tap row 0 -> output r + 1 */
+        cur[v] += wk[v * 9 + 3 + dx] * xi[v];  /* tap row 1 -> output r */
+        prev[v] += wk[v * 9 + 6 + dx] * xi[v]; /* tap row 2 -> output r − 1 */
+      }
+    }
+    bf16 *row = y + (frame + (int64_t)(r - 1) * Wl + col) * F + (int64_t)j * V;
+    if (r > 0) {
+      if constexpr (P == 1) {
+        st_bf16v<8>(row, prev);
+      } else {
+        float o[4];
+#pragma unroll
+        for (int v = 0; v < 4; v++) o[v] = prev[v] * silu_fast(prev[4 + v]);
+        st_bf16v<4>(row, o);
+      }
+    }
+#pragma unroll
+    for (int v = 0; v < 8; v++) prev[v] = cur[v], cur[v] = nxt[v];
+  }
+  cp_async_wait<0>();
+  if (active) {
+    bf16 *row = y + (frame + (int64_t)(Hl - 1) * Wl + col) * F + (int64_t)j * V;
+    if constexpr (P == 1) {
+      st_bf16v<8>(row, prev);
+    } else {
+      float o[4];
+#pragma unroll
+      for (int v = 0; v < 4; v++) o[v] = prev[v] * silu_fast(prev[4 + v]);
+      st_bf16v<4>(row, o);
+    }
+  }
+}
+
 /* Checks and launches both forms; F = output channels (Ch for P = 1, half of x's for P = 2). */
 static void dwconv_launch(sana_backend *be, const char *op, int P, sana_tensor *y, const sana_tensor *x,
                           const sana_tensor *w, const sana_tensor *b, int64_t T, int64_t Hl, int64_t Wl) {
@@ -215,11 +336,21 @@ static void dwconv_launch(sana_backend *be, const char *op, int P, sana_tensor *
     cuda_fail(be, op, "%lld frames of width %lld exceed the grid", (long long)T, (long long)Wl);
     return;
   }
-  dim3 grid(cuda_blocks(G, 32), (unsigned)((Wl + DW_COLS - 1) / DW_COLS), (unsigned)T), block(32, DW_COLS);
-  void (*kern)(bf16 *, const bf16 *, const bf16 *, const bf16 *, int, int, int) =
-      P == 1 ? (vec ? dwconv_kernel<8, 1> : dwconv_kernel<1, 1>) : (vec ? dwconv_kernel<4, 2> : dwconv_kernel<1, 2>);
-  kern<<<grid, block, 0, cuda_of(be)->stream>>>((bf16 *)y->data, (const bf16 *)x->data, (const bf16 *)w->data,
-                                                b ? (const bf16 *)b->data : nullptr, (int)Hl, (int)Wl, (int)G);
+  cudaStream_t st = cuda_of(be)->stream;
+  const bf16 *bp = b ? (const bf16 *)b->data : nullptr;
+  if (vec) {
+    dim3 grid(cuda_blocks(G, DWP_G), (unsigned)((Wl + DWP_CW - 1) / DWP_CW), (unsigned)T), block(DWP_G, DWP_CW);
+    void (*kern)(bf16 *, const bf16 *, const bf16 *, const bf16 *, int, int, int) =
+        P == 1 ? dwconv_pipe_kernel<1> : dwconv_pipe_kernel<2>;
+    kern<<<grid, block, 0, st>>>((bf16 *)y->data, (const bf16 *)x->data, (const bf16 *)w->data, bp, (int)Hl, (int)Wl,
+                                 (int)G);
+  } else {
+    dim3 grid(cuda_blocks(G, 32), (unsigned)((Wl + DW_COLS - 1) / DW_COLS), (unsigned)T), block(32, DW_COLS);
+    void (*kern)(bf16 *, const bf16 *, const bf16 *, const bf16 *, int, int, int) =
+        P == 1 ? dwconv_kernel<1, 1> : dwconv_kernel<1, 2>;
+    kern<<<grid, block, 0, st>>>((bf16 *)y->data, (const bf16 *)x->data, (const bf16 *)w->data, bp, (int)Hl, (int)Wl,
+                                 (int)G);
+  }
   cuda_after_launch(be, op);
 }
 

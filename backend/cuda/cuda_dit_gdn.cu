@@ -213,6 +213,14 @@ __global__ void __launch_bounds__(SC_THREADS) gdn_scan_kernel(gdn_scan_args a) {
     cp_async_wait<0>();
     __syncthreads(); /* M_t in place for all; the other buffer is free */
     if (step + 1 < nup) sc_load(Ms + ((step + 1) & 1) * DD, a.mats + (((int64_t)h * T + frame(step + 1)) * 3 + mi) * DD, DD, vec);
+    const float gt = __bfloat162float(a.g[(int64_t)t * a.H + h]);
+    float add[8]; /* Â's rows (b for z), loaded before the product so their latency hides behind it */
+#pragma unroll
+    for (int r = 0; r < 8; r++)
+      add[r] = b < D && rg + r < nr
+                   ? (zb ? a.bvec[((int64_t)h * T + t) * D + b]
+                         : a.mats[(((int64_t)h * T + t) * 3 + 2) * DD + (int64_t)(r0 + rg + r) * D + b])
+                   : 0.0f;
     float acc[8] = {};
     if (b < D) {
       if ((D & 3) == 0) {
@@ -232,17 +240,9 @@ __global__ void __launch_bounds__(SC_THREADS) gdn_scan_kernel(gdn_scan_args a) {
         }
       }
     }
-    const float gt = __bfloat162float(a.g[(int64_t)t * a.H + h]);
     float nx[8];
 #pragma unroll
-    for (int r = 0; r < 8; r++) {
-      nx[r] = 0.0f;
-      if (b < D && rg + r < nr) {
-        float add = zb ? a.bvec[((int64_t)h * T + t) * D + b]
-                       : a.mats[(((int64_t)h * T + t) * 3 + 2) * DD + (int64_t)(r0 + rg + r) * D + b];
-        nx[r] = gt * (Xs[(rg + r) * D + b] - acc[r]) + add;
-      }
-    }
+    for (int r = 0; r < 8; r++) nx[r] = gt * (Xs[(rg + r) * D + (b < D ? b : 0)] - acc[r]) + add[r];
     __syncthreads(); /* everyone has read X */
     const int tr = dir == 0 ? t : t - 1; /* forward: state after frame t; reverse: seen by frame t − 1 */
 #pragma unroll
