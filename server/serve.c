@@ -21,6 +21,7 @@ static void usage(FILE *f) {
           "  --backend NAME       cpu or cuda (default: cuda when available)\n"
           "  --size WxH           model and served size, multiples of 32 (default 1280x704)\n"
           "  --fps N              source / output frame rate (default 24)\n"
+          "  --keyframe-interval N  frames between keyframes unless the client asks (PLI/FIR) (default 48)\n"
           "  --max-sessions N     concurrent sessions (default 1)\n"
           "  --idle-timeout S     close a session after S seconds without a message (default 20)\n"
           "  --max-upload-mb N    largest accepted upload (default 64)\n"
@@ -51,7 +52,7 @@ static gboolean on_idle_check(gpointer data) {
 int sana_serve_cli(int argc, char **argv) {
   sana_server srv = {0};
   sana_server_opts *o = &srv.opt;
-  *o = (sana_server_opts){.host = "127.0.0.1", .port = 8080, .width = 1280, .height = 704, .fps = 24,
+  *o = (sana_server_opts){.host = "127.0.0.1", .port = 8080, .width = 1280, .height = 704, .fps = 24, .keyframe_interval = 48,
                           .max_sessions = 1, .idle_timeout = 20, .max_upload = 64L << 20, .codecs = "vp8,h264",
                           .token = getenv("SANA_SERVE_TOKEN")};
   sana_log_level lvl = SANA_LOG_INFO;
@@ -73,6 +74,7 @@ int sana_serve_cli(int argc, char **argv) {
     else if (!strcmp(a, "--backend")) o->backend = v;
     else if (!strcmp(a, "--size")) bad = parse_size(v, &o->width, &o->height);
     else if (!strcmp(a, "--fps")) bad = (o->fps = atoi(v)) < 1 || o->fps > 60;
+    else if (!strcmp(a, "--keyframe-interval")) bad = (o->keyframe_interval = atoi(v)) < 1 || o->keyframe_interval > 1000000;
     else if (!strcmp(a, "--max-sessions")) bad = (o->max_sessions = atoi(v)) < 1;
     else if (!strcmp(a, "--idle-timeout")) bad = (o->idle_timeout = atof(v)) <= 0;
     else if (!strcmp(a, "--max-upload-mb")) bad = (o->max_upload = (long)(atof(v) * (1 << 20))) <= 0;
@@ -146,6 +148,7 @@ int sana_serve_cli(int argc, char **argv) {
   }
   if (srv.idle_timer) g_source_remove(srv.idle_timer);
   g_hash_table_destroy(srv.sessions);
+  sana_worker_join_all(); /* freed sessions' workers finish their chunk before the model goes */
   g_hash_table_destroy(srv.uploads);
   if (srv.soup) g_object_unref(srv.soup);
   if (srv.upload_dir) g_rmdir(srv.upload_dir);

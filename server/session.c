@@ -205,7 +205,6 @@ static void on_command(sana_session *s, const sana_cmd *cmd) {
     free(caps);
     return;
   }
-  sana_ctl before = s->ctl;
   unsigned act = 0;
   if (cmd->kind == SANA_CMD_SET_VIDEO && s->probing) {
     send_error(s, "set_video", "a previous set_video is still being checked");
@@ -236,11 +235,8 @@ static void on_command(sana_session *s, const sana_cmd *cmd) {
     send_obj(s, "prompt_accepted", o);
   }
   if (act & SANA_ACT_ENGINE_START) {
-    if (sana_worker_start(s->worker, (uint64_t)s->ctl.seed, s->ctl.prompt, reason, sizeof reason)) {
-      s->ctl = before;
-      send_error(s, "start", reason);
-      return;
-    }
+    /* the stream is made on the worker; an engine failure comes back as a command_error */
+    sana_worker_start(s->worker, (uint64_t)s->ctl.seed, s->ctl.prompt);
     if (!s->ctl.live) {
       sana_upload *u = session_upload(s, s->ctl.video_id);
       if (u) {
@@ -352,7 +348,7 @@ sana_session *sana_session_new(sana_server *srv, const char **error) {
   snprintf(s->id, sizeof s->id, "%s", id);
   g_free(id);
   sana_ctl_init(&s->ctl);
-  sana_worker_events ev = {s, worker_chunk, worker_source_done, worker_failed};
+  sana_worker_events ev = {s, s->id, worker_chunk, worker_source_done, worker_failed};
   s->worker = sana_worker_new(srv->model, &ev);
   s->last_out = sana_frame_alloc(srv->opt.width, srv->opt.height);
   if (!s->worker || !s->last_out) {
@@ -422,8 +418,8 @@ char *sana_session_json(const sana_session *s) {
 
 int sana_session_offer(sana_session *s, const char *sdp, const char *send_mid, const char *recv_mid, char *error,
                        size_t es) {
-  sana_peer_config cfg = {s->srv->opt.width, s->srv->opt.height, s->srv->opt.fps, s->srv->opt.codecs,
-                          strcmp(s->srv->opt.host, "0.0.0.0") ? s->srv->opt.host : NULL};
+  sana_peer_config cfg = {s->srv->opt.width, s->srv->opt.height, s->srv->opt.fps, s->srv->opt.keyframe_interval,
+                          s->srv->opt.codecs, strcmp(s->srv->opt.host, "0.0.0.0") ? s->srv->opt.host : NULL};
   sana_peer_events ev = {s, peer_answer, peer_message, peer_channel, peer_frame};
   /* A new offer (PUT, reconnect) replaces the old peer, once it proved answerable (a bad offer
    * leaves the connected peer alone); the generation state is kept. */
