@@ -230,6 +230,8 @@ static void create_session(sana_server *srv, SoupServerMessage *msg) {
                 srv->opt.max_sessions);
     return;
   }
+  const char *from = soup_server_message_get_remote_host(msg);
+  g_strlcpy(s->owner, from ? from : "", sizeof s->owner);
   reply_take(msg, 200, sana_session_json(s));
 }
 
@@ -241,6 +243,28 @@ static void stop_session(sana_server *srv, SoupServerMessage *msg, const char *i
   }
   g_hash_table_remove(srv->sessions, s->id);
   reply(msg, 200, "{}");
+}
+
+/* The SDK's stop_session names no session (and local mode sends no token): stop the one that
+ * was started from the caller's address. Several from that address (one browser with two
+ * tabs, clients behind one proxy) cannot be told apart: 409, the id must be given. */
+static void stop_own_session(sana_server *srv, SoupServerMessage *msg) {
+  const char *from = soup_server_message_get_remote_host(msg);
+  if (!from) from = "";
+  GHashTableIter it;
+  gpointer k, v;
+  const char *mine = NULL;
+  int n = 0;
+  g_hash_table_iter_init(&it, srv->sessions);
+  while (g_hash_table_iter_next(&it, &k, &v))
+    if (!strcmp(((sana_session *)v)->owner, from)) {
+      mine = k;
+      n++;
+    }
+  if (n == 1) stop_session(srv, msg, mine);
+  else if (n == 0) reply_error(msg, 404, "no session was started from %s", from);
+  else
+    reply_error(msg, 409, "%d sessions were started from %s: give {\"session_id\"} to say which to stop", n, from);
 }
 
 static void handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data) {
@@ -278,17 +302,8 @@ static void handler(SoupServer *server, SoupServerMessage *msg, const char *path
     cJSON *j = body_json(msg);
     if (!j) return;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "session_id");
-    if (cJSON_IsString(id)) {
-      stop_session(srv, msg, id->valuestring);
-    } else if (g_hash_table_size(srv->sessions) == 1) {
-      GHashTableIter it;
-      gpointer k, v;
-      g_hash_table_iter_init(&it, srv->sessions);
-      g_hash_table_iter_next(&it, &k, &v);
-      stop_session(srv, msg, k);
-    } else {
-      reply(msg, 200, "{}"); /* several sessions: the one whose client left is closed by the idle timer */
-    }
+    if (cJSON_IsString(id)) stop_session(srv, msg, id->valuestring);
+    else stop_own_session(srv, msg);
     cJSON_Delete(j);
     return;
   }

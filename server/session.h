@@ -17,6 +17,7 @@ typedef struct sana_server_opts {
   const char *backend;
   int width, height; /* model (and served) size */
   int fps;
+  int keyframe_interval; /* frames between unrequested keyframes */
   int max_sessions;
   double idle_timeout; /* seconds without a client message before a session is closed */
   long max_upload;     /* bytes */
@@ -47,6 +48,7 @@ typedef struct sana_upload {
 typedef struct sana_session {
   sana_server *srv;
   char id[40];
+  char owner[64]; /* address the session was started from (for /stop_session without an id) */
   sana_ctl ctl;
   double last_seen;
   sana_peer *peer;
