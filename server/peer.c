@@ -32,6 +32,7 @@ struct sana_peer {
   GString *cands[8]; /* gathered candidates per m-line */
   guint gather_timeout;
   int frames_sent;
+  gint keyframe_requests;
 };
 
 static sana_peer *peer_ref(sana_peer *p) {
@@ -268,14 +269,36 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
+/* ---- keyframe requests ---- */
+
+/* The upstream force-key-unit event that the RTP session makes of a client's PLI or FIR, seen on
+ * its way to the encoder: logged, so that a test (and an operator) can tell that it arrived. */
+static GstPadProbeReturn on_upstream_event(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+  if (ev && gst_video_event_is_force_key_unit(ev)) {
+    sana_peer *p = data;
+    int n = g_atomic_int_add(&p->keyframe_requests, 1) + 1;
+    SANA_LOGI("webrtc: the client asked for a keyframe (PLI/FIR, request %d): forcing one", n);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 /* ---- setup ---- */
 
 static GstElement *make_send_chain(sana_peer *p, char *error, size_t es) {
-  char desc[1024];
-  const char *enc = !strcmp(p->codec, "H264")
-                        ? "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=48 bitrate=2000 ! "
-                          "video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 aggregate-mode=zero-latency"
-                        : "vp8enc deadline=1 cpu-used=8 keyframe-max-dist=48 target-bitrate=2000000 ! rtpvp8pay picture-id-mode=15-bit";
+  char desc[1024], enc[384];
+  /* A PLI or FIR from the client reaches the encoder as an upstream force-key-unit event (the
+   * RTP session of webrtcbin sends it up through the payloader), which both encoders honour. */
+  int kf = p->cfg.keyframe_interval > 0 ? p->cfg.keyframe_interval : 48;
+  if (!strcmp(p->codec, "H264"))
+    snprintf(enc, sizeof enc,
+             "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=2000 ! "
+             "video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 aggregate-mode=zero-latency",
+             kf);
+  else
+    snprintf(enc, sizeof enc,
+             "vp8enc deadline=1 cpu-used=8 keyframe-max-dist=%d target-bitrate=2000000 ! rtpvp8pay picture-id-mode=15-bit",
+             kf);
   snprintf(desc, sizeof desc,
            "appsrc name=src is-live=true format=time do-timestamp=true "
            "caps=video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! videoconvert ! video/x-raw,format=I420 ! "
@@ -386,6 +409,7 @@ sana_peer *sana_peer_new(const char *offer_sdp, const char *send_mid, const char
   snprintf(padname, sizeof padname, "sink_%d", p->send_idx);
   GstPad *wpad = gst_element_request_pad_simple(p->webrtc, padname);
   GstPad *spad = gst_element_get_static_pad(send, "src");
+  gst_pad_add_probe(spad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_upstream_event, p, NULL);
   if (!wpad || gst_pad_link(spad, wpad) != GST_PAD_LINK_OK) {
     snprintf(error, es, "cannot attach main_video to m-line %d", p->send_idx);
     if (wpad) gst_object_unref(wpad);

@@ -22,6 +22,7 @@ typedef struct sana_peer_events {
 
 typedef struct sana_peer_config {
   int width, height, fps;   /* the sent (and received, after rescaling) resolution */
+  int keyframe_interval;    /* frames between unrequested keyframes (PLI/FIR force one at once) */
   const char *codecs;       /* preference, e.g. "vp8,h264" */
   const char *ice_ip;       /* gather candidates on this address only (NULL: all) */
 } sana_peer_config;
