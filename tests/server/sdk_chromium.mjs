@@ -1,9 +1,11 @@
 // Conformance of `sana serve` with the real SDK 2.9.0 in headless Chromium (Debian `chromium`,
-// driven by playwright-core), for H.264 and VP8 in both directions, against the server over
-// the engine TEST DOUBLE. The page and its esbuild bundle are served by the server itself
-// (same origin); the camera is Chromium's fake device reading a .y4m made here by ffmpeg.
+// driven by playwright-core), for H.264 and VP8 in both directions. The page and its esbuild
+// bundle are served by the server itself (same origin); the camera is Chromium's fake device
+// reading a .y4m made here by ffmpeg.
 //
-// usage: node sdk_chromium.mjs <sana_serve_double> <node_modules dir> <scratch dir>
+// usage: node sdk_chromium.mjs <sana_serve_double> <node_modules dir> <scratch dir>   (engine test double)
+//        node sdk_chromium.mjs <sana> <node_modules dir> <scratch dir> --real <weights dir> [--size WxH]
+//        (`sana serve`, the real engine on the tiny random model on the CPU)
 import { spawn, execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import fs from "node:fs";
@@ -11,10 +13,14 @@ import path from "node:path";
 import { findChromium, launchChromium } from "./chromium.mjs";
 import { fileURLToPath } from "node:url";
 
-const [bin, nodeModules, scratch] = process.argv.slice(2).map((a) => path.resolve(a));
+const argv = process.argv.slice(2);
+const [bin, nodeModules, scratch] = argv.slice(0, 3).map((a) => path.resolve(a));
+const flag = (name) => { const i = argv.indexOf(name); return i > 0 ? argv[i + 1] : undefined; };
+const real = flag("--real");
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(nodeModules, "x.js"));
-const W = 320, H = 192;
+const [W, H] = (flag("--size") || (real ? "64x64" : "320x192")).split("x").map(Number);
+const slow = real ? 8 : 1; // waits are bounds: the real engine's chunks take seconds on a loaded CPU
 let failures = 0, checks = 0;
 const check = (cond, what) => {
   checks++;
@@ -33,13 +39,14 @@ require("esbuild").buildSync({
 });
 fs.copyFileSync(path.join(here, "browser/index.html"), path.join(web, "index.html"));
 const y4m = path.join(scratch, "cam.y4m");
-execFileSync("ffmpeg", ["-y", "-loglevel", "error", "-f", "lavfi", "-i", `testsrc=size=${W}x${H}:rate=24`, "-t", "2",
+execFileSync("ffmpeg", ["-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x192:rate=24", "-t", "2",
                         "-pix_fmt", "yuv420p", y4m]);
-const weights = path.join(scratch, "weights");
+const weights = real ? path.resolve(real) : path.join(scratch, "weights");
 fs.mkdirSync(weights, { recursive: true });
 
 function startServer(codecs) {
-  const p = spawn(bin, ["--weights", weights, "--port", "0", "--size", `${W}x${H}`, "--codecs", codecs, "--web", web],
+  const p = spawn(bin, [...(real ? ["serve", "--backend", "cpu"] : []), "--weights", weights, "--port", "0", "--size", `${W}x${H}`, "--codecs", codecs, "--web", web,
+                        "--keyframe-interval", "1000000"],
                   { stdio: ["ignore", "pipe", "pipe"],
                     env: { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ""}:fast_unwind_on_malloc=0` } });
   let log = "";
@@ -58,9 +65,11 @@ for (const [codec, wire] of [["h264", "H264"], ["vp8", "VP8"]]) {
   const url = await server.url;
   const page = await browser.newPage();
   await page.goto(url + "/");
-  const log = await page.evaluate(({ w, h }) => window.runConformance({ width: w, height: h }), { w: W, h: H });
+  const log = await page.evaluate(({ w, h, s }) => window.runConformance({ width: w, height: h, slow: s }),
+                                 { w: W, h: H, s: slow });
   for (const c of log) check(c.ok, `[${codec}] ${c.what} ${c.detail}`);
   check(server.log().includes(`sending ${wire} on mid`), `[${codec}] the server negotiated ${wire}`);
+  check(server.log().includes("the client asked for a keyframe"), `[${codec}] the server saw the keyframe request`);
   await page.close();
   server.p.kill("SIGTERM");
   const code = await new Promise((res) => server.p.on("exit", (c) => res(c)));

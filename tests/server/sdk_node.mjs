@@ -1,15 +1,24 @@
 // Conformance of `sana serve` with the real client: @reactor-team/js-sdk 2.9.0 in Node, WebRTC by
-// @roamhq/wrtc (VP8), all on loopback, against the server over the engine TEST DOUBLE (which
-// paints the top rows of each output frame in a colour derived from the chunk's prompt).
-//
-// usage: node sdk_node.mjs <sana_serve_double binary> <node_modules dir> <scratch dir>
+// @roamhq/wrtc (VP8), all on loopback. Two ways to run it:
+// - over the engine TEST DOUBLE (which paints the top rows of each output frame in a colour
+//   derived from the chunk's prompt, so the prompt switch is also checked in the pixels):
+//     node sdk_node.mjs <sana_serve_double> <node_modules dir> <scratch dir>
+// - over the REAL engine, `sana serve` on the tiny random model on the CPU (slower chunks, so the
+//   waits are scaled; the pixels are checked to be the engine's, not the black placeholder; a
+//   reset and a client vanishing while a chunk is computed are checked against the server log):
+//     node sdk_node.mjs <sana binary> <node_modules dir> <scratch dir> --real <weights dir> [--size WxH]
 import { spawn, execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [bin, nodeModules, scratch] = process.argv.slice(2).map((a) => path.resolve(a));
+const argv = process.argv.slice(2);
+const [bin, nodeModules, scratch] = argv.slice(0, 3).map((a) => path.resolve(a));
+const flag = (name) => { const i = argv.indexOf(name); return i > 0 ? argv[i + 1] : undefined; };
+const realWeights = flag("--real"); // the real engine: `sana serve --weights DIR --backend cpu`
+const real = !!realWeights;
 const require = createRequire(path.join(nodeModules, "x.js"));
 const wrtc = require("@roamhq/wrtc");
 for (const k of ["RTCPeerConnection", "RTCSessionDescription", "RTCIceCandidate", "MediaStream", "MediaStreamTrack"])
@@ -18,7 +27,9 @@ process.env.NODE_ENV = "production"; // keeps the SDK's "status must be ready" g
 console.debug = () => {};
 const { Reactor } = await import(pathToFileURL(path.join(nodeModules, "@reactor-team/js-sdk/dist/index.mjs")).href);
 
-const W = 320, H = 192; // served size
+const [W, H] = (flag("--size") || (real ? "64x64" : "320x192")).split("x").map(Number); // served size
+// Waits are bounds, not delays: a chunk of the real engine takes seconds on a loaded CPU.
+const slow = real ? 8 : 1;
 let failures = 0, checks = 0;
 const check = (cond, what) => {
   checks++;
@@ -34,10 +45,11 @@ async function until(pred, ms, what) {
 
 // ---- the server ----
 fs.mkdirSync(scratch, { recursive: true });
-const weights = path.join(scratch, "weights");
+const weights = real ? path.resolve(realWeights) : path.join(scratch, "weights");
 fs.mkdirSync(weights, { recursive: true });
+const serverCmd = real ? ["serve", "--backend", "cpu", "--log-level", "debug"] : [];
 function startServer(extra) {
-  const p = spawn(bin, ["--weights", weights, "--port", "0", "--size", `${W}x${H}`, "--idle-timeout", "6",
+  const p = spawn(bin, [...serverCmd, "--weights", weights, "--port", "0", "--size", `${W}x${H}`, "--idle-timeout", "6",
                         "--max-upload-mb", "1", ...extra], { stdio: ["ignore", "pipe", "pipe"],
     // Full malloc stacks, so that lsan.supp can tell GLib's init-time allocations from ours.
     env: { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ""}:fast_unwind_on_malloc=0` } });
@@ -55,6 +67,8 @@ function startServer(extra) {
   return { p, url, log: () => log };
 }
 const server = startServer(["--max-sessions", "2"]);
+// Lines of the server log after a mark (real engine: the worker logs each chunk it runs).
+const logAfter = (mark) => server.log().slice(mark);
 const api = await server.url;
 console.log(`server at ${api}`);
 
@@ -70,7 +84,7 @@ const dist = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
 // ---- the client ----
 const messages = [], runtime = [], statuses = [], errors = [];
-const frames = { count: 0, sizes: new Set(), lastTop: null };
+const frames = { count: 0, sizes: new Set(), lastTop: null, lumaMean: 0, lumaStd: 0 };
 const reactor = new Reactor({ modelName: "sana-streaming", local: true, apiUrl: api });
 reactor.on("statusChanged", (s) => statuses.push(s));
 reactor.on("message", (m) => messages.push(m));
@@ -87,6 +101,11 @@ reactor.on("trackReceived", (name, track) => {
     const cOff = frame.width * frame.height, q = (frame.width >> 1) * (frame.height >> 1);
     const u = frame.data[cOff + (frame.width >> 2)], v = frame.data[cOff + q + (frame.width >> 2)];
     frames.lastTop = [y, u, v];
+    let sum = 0, sq = 0;
+    const n = frame.width * frame.height;
+    for (let i = 0; i < n; i++) { sum += frame.data[i]; sq += frame.data[i] * frame.data[i]; }
+    frames.lumaMean = sum / n;
+    frames.lumaStd = Math.sqrt(Math.max(0, sq / n - frames.lumaMean ** 2));
   };
 });
 
@@ -147,67 +166,153 @@ reactor.sendCommand("set_prompt", { prompt: "make it watercolor" });
 reactor.sendCommand("start", {});
 check(!!await waitMsg(n, (m) => m.type === "prompt_accepted" && m.data.prompt === "make it watercolor", 3000, "prompt_accepted"), "prompt_accepted");
 check(!!await waitMsg(n, (m) => m.type === "generation_started", 3000, "generation_started"), "generation_started");
-const c1 = await waitMsg(n, (m) => m.type === "chunk_complete", 6000, "first chunk_complete");
+const c1 = await waitMsg(n, (m) => m.type === "chunk_complete", 6000 * slow, "first chunk_complete");
 check(c1 && c1.data.chunk_index === 0 && c1.data.frames_emitted === 33 && c1.data.active_prompt === "make it watercolor",
       `first chunk_complete ${JSON.stringify(c1 && c1.data)}`);
 check(!!await waitMsg(n, (m) => m.type === "state" && m.data.running === true && m.data.current_chunk >= 1, 2000,
                      "state at the chunk boundary"), "state at the chunk boundary");
 // Edited frames are paced at the source rate behind any already queued: allow a chunk's delay.
 const want1 = rgbToYuv(promptRGB("make it watercolor"));
-await until(() => frames.lastTop && dist(frames.lastTop, want1) < 40, 4000, "the first prompt's colour");
-check(frames.lastTop && dist(frames.lastTop, want1) < 40,
-      `edited frames arrive: top rows ${frames.lastTop && frames.lastTop.map(Math.round)} ~ prompt colour ${want1.map(Math.round)}`);
+if (real) {
+  // Before the first chunk the server repeats a black frame (Y 16, flat); the engine's frames
+  // are the tiny random model's output, neither black nor flat.
+  const engineFrame = () => frames.lumaStd > 2 || Math.abs(frames.lumaMean - 16) > 4;
+  await until(engineFrame, 4000 * slow, "the engine's frames");
+  check(engineFrame(), `edited frames arrive: luma mean ${frames.lumaMean.toFixed(1)}, std ${frames.lumaStd.toFixed(1)} (black: 16, 0)`);
+} else {
+  await until(() => frames.lastTop && dist(frames.lastTop, want1) < 40, 4000, "the first prompt's colour");
+  check(frames.lastTop && dist(frames.lastTop, want1) < 40,
+        `edited frames arrive: top rows ${frames.lastTop && frames.lastTop.map(Math.round)} ~ prompt colour ${want1.map(Math.round)}`);
+}
 
-// Mid-stream prompt change: lands at the next chunk boundary.
+// Mid-stream prompt change: lands at the next chunk boundary. A chunk already running when the
+// prompt arrived keeps the old one (the real engine's chunks take seconds, so this happens): the
+// worker logs "chunk K running" before it reads the prompt, and "set_prompt accepted" is logged
+// after the prompt was handed over, so an old-prompt chunk must have started before that line.
 n = messages.length;
+const markB = server.log().length;
 reactor.sendCommand("set_prompt", { prompt: "make it a pencil sketch" });
 await waitMsg(n, (m) => m.type === "prompt_accepted", 3000, "prompt_accepted B");
-const next = await waitMsg(n, (m) => m.type === "chunk_complete", 4000, "chunk after set_prompt");
+let next = await waitMsg(n, (m) => m.type === "chunk_complete", 4000 * slow, "chunk after set_prompt");
+if (next && next.data.active_prompt !== "make it a pencil sketch") {
+  const log = logAfter(markB), iRun = log.indexOf(`chunk ${next.data.chunk_index} running`);
+  check(iRun < log.indexOf("set_prompt accepted"),
+        `chunk ${next.data.chunk_index} kept the old prompt: it was already running when the prompt arrived`);
+  next = await waitMsg(messages.indexOf(next) + 1, (m) => m.type === "chunk_complete", 4000 * slow, "the chunk after");
+}
 check(next && next.data.active_prompt === "make it a pencil sketch",
       `the next chunk_complete carries the new prompt (${next && JSON.stringify(next.data)})`);
-const want2 = rgbToYuv(promptRGB("make it a pencil sketch"));
-await until(() => frames.lastTop && dist(frames.lastTop, want2) < 40, 4000, "the new prompt's colour");
-check(frames.lastTop && dist(frames.lastTop, want2) < 40 && dist(frames.lastTop, want2) < dist(frames.lastTop, want1),
-      `the video shows the new prompt (${frames.lastTop && frames.lastTop.map(Math.round)} ~ ${want2.map(Math.round)})`);
+if (!real) {
+  const want2 = rgbToYuv(promptRGB("make it a pencil sketch"));
+  await until(() => frames.lastTop && dist(frames.lastTop, want2) < 40, 4000, "the new prompt's colour");
+  check(frames.lastTop && dist(frames.lastTop, want2) < 40 && dist(frames.lastTop, want2) < dist(frames.lastTop, want1),
+        `the video shows the new prompt (${frames.lastTop && frames.lastTop.map(Math.round)} ~ ${want2.map(Math.round)})`);
+}
 
-// Camera resolution change mid-stream: rescaled, the run goes on, output size unchanged.
+// Camera resolution change mid-stream: rescaled, the run goes on, output size unchanged. With the
+// real engine a chunk already running holds frames of the old size: wait for two more chunks.
 n = messages.length;
 camW = 256; camH = 144;
-check(!!await waitMsg(n, (m) => m.type === "chunk_complete", 5000, "chunk after a camera resize"),
-      "camera resolution change mid-stream: chunks continue");
+for (let k = 0; k < (real ? 2 : 1); k++) {
+  const c = await waitMsg(n, (m) => m.type === "chunk_complete", 5000 * slow, "chunk after a camera resize");
+  if (c) n = messages.indexOf(c) + 1;
+}
+check(since(n - 1).some((m) => m.type === "chunk_complete"), "camera resolution change mid-stream: chunks continue");
 check(frames.sizes.size === 1, `sent resolution stays fixed (${[...frames.sizes]})`);
+
+// The chunk this session's worker is computing now (real engine, from the log), or null.
+const sidLog = `session ${sid.slice(0, 8)}: `;
+function chunkInFlight(id8 = sidLog) {
+  const log = server.log();
+  const runs = [...log.matchAll(new RegExp(`${id8}chunk (\\d+) running`, "g"))];
+  if (!runs.length) return null;
+  const k = runs[runs.length - 1][1], after = log.slice(runs[runs.length - 1].index);
+  return after.includes(`${id8}chunk ${k} done`) || after.includes(`${id8}chunk ${k} discarded`) ? null : Number(k);
+}
 
 // Pause / resume.
 n = messages.length;
+let mark = server.log().length;
 reactor.sendCommand("pause", {});
 check(!!await waitMsg(n, (m) => m.type === "state" && m.data.paused === true && m.data.running === false, 3000, "paused state"), "pause -> state paused");
 await sleep(300);
 const pausedAt = messages.length;
-await sleep(1500);
-check(!since(pausedAt).some((m) => m.type === "chunk_complete"), "no chunk_complete while paused");
+await sleep(real ? 3000 : 1500);
+if (real) { // a chunk in flight at the pause may finish; none may start after it
+  const log = logAfter(mark), acc = log.indexOf(`${sidLog}pause accepted`);
+  check(acc >= 0 && !new RegExp(`${sidLog}chunk \\d+ running`).test(log.slice(acc)), "no chunk starts while paused");
+} else {
+  check(!since(pausedAt).some((m) => m.type === "chunk_complete"), "no chunk_complete while paused");
+}
 const framesBefore = frames.count;
 await sleep(500);
 check(frames.count > framesBefore + 5, "main_video keeps flowing while paused");
 await expectError("pause", {}, "not running");
 n = messages.length;
 reactor.sendCommand("resume", {});
-check(!!await waitMsg(n, (m) => m.type === "chunk_complete", 5000, "chunk after resume"), "resume -> chunks again");
+check(!!await waitMsg(n, (m) => m.type === "chunk_complete", 5000 * slow, "chunk after resume"), "resume -> chunks again");
 
-// Reset.
+// Reset. With the real engine: while a chunk is being computed, and followed at once by a new
+// start; neither may wait for the chunk, nor may HTTP (the log shows the chunk discarded after).
+if (real) await until(() => chunkInFlight() !== null, 5000 * slow, "a chunk in flight");
+const inFlight = real ? chunkInFlight() : null;
 n = messages.length;
+mark = server.log().length;
 reactor.sendCommand("reset", {});
 const gr = await waitMsg(n, (m) => m.type === "generation_reset", 3000, "generation_reset");
 check(!!gr, "reset -> generation_reset");
 const st = await waitMsg(messages.indexOf(gr), (m) => m.type === "state", 3000, "state after reset");
 check(st && st.data.started === false && st.data.running === false && st.data.current_prompt === null && st.data.mode === "live",
       `state after reset ${st && JSON.stringify(st.data)}`);
+if (real) {
+  n = messages.length;
+  reactor.sendCommand("start", {});
+  const gs = await waitMsg(n, (m) => m.type === "generation_started", 3000, "generation_started after reset");
+  const t = Date.now();
+  const r0 = await fetch(`${api}/health`);
+  const healthMs = Date.now() - t, logAtHealth = logAfter(mark);
+  const discarded = `${sidLog}chunk ${inFlight} discarded: the run was reset`;
+  check(inFlight !== null && gs && r0.status === 200 && !logAtHealth.includes(discarded),
+        `reset and a new start while chunk ${inFlight} computes: answered, /health in ${healthMs} ms, before the chunk ended`);
+  await until(() => logAfter(mark).includes(discarded), 5000 * slow, "the reset chunk discarded");
+  const c = await waitMsg(n, (m) => m.type === "chunk_complete", 6000 * slow, "first chunk of the new run");
+  check(c && c.data.chunk_index === 0 && c.data.frames_emitted === 33, `the new run starts at chunk 0 ${c && JSON.stringify(c.data)}`);
+  n = messages.length;
+  reactor.sendCommand("reset", {});
+  await waitMsg(n, (m) => m.type === "generation_reset", 3000, "generation_reset");
+}
 
 // HTTP: the session limit, unknown sessions, garbage SDP, version headers.
 const extra = await (await fetch(`${api}/start_session`, { method: "POST", body: "{}" })).json();
 let r = await fetch(`${api}/start_session`, { method: "POST", body: "{}" });
 check(r.status === 429 && (await r.json()).error.includes("session limit"), `third session over the limit of 2 -> ${r.status}`);
+// stop_session without an id (what the SDK sends) stops the session started from the caller's
+// address; the whole of 127/8 is loopback, so other "hosts" are other source addresses.
+const health = async () => (await (await fetch(`${api}/health`)).json()).sessions;
+r = await fetch(`${api}/stop_session`, { method: "POST" });
+let body = await r.json();
+check(r.status === 409 && body.error.includes("2 sessions were started from 127.0.0.1") && await health() === 2,
+      `stop_session without an id, two sessions from this address -> ${r.status} ${body.error}, none stopped`);
 r = await fetch(`${api}/stop_session`, { method: "POST", body: JSON.stringify({ session_id: extra.session_id }) });
 check(r.status === 200, `stop_session with an id -> ${r.status}`);
+function postFrom(localAddress, route) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${api}${route}`, { method: "POST", localAddress }, (res) => {
+      let b = "";
+      res.on("data", (d) => { b += d; });
+      res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(b || "{}") }));
+    });
+    req.on("error", reject);
+    req.end("{}");
+  });
+}
+const other = await postFrom("127.0.0.2", "/start_session");
+let o = await postFrom("127.0.0.3", "/stop_session");
+check(other.status === 200 && o.status === 404 && o.body.error.includes("no session was started from 127.0.0.3"),
+      `stop_session without an id from an address with no session -> ${o.status} ${o.body.error}`);
+o = await postFrom("127.0.0.2", "/stop_session");
+check(o.status === 200 && await health() === 1 && !!(await fetch(`${api}/sessions/${sid}`)).ok,
+      `stop_session without an id from 127.0.0.2 stops the session it started, not ours -> ${o.status}`);
 r = await fetch(`${api}/sessions/nope/transport/webrtc/sdp_params`);
 check(r.status === 404, `unknown session -> ${r.status}`);
 r = await fetch(`${api}/sessions/${sid}/transport/webrtc/sdp_params`, { method: "POST",
@@ -241,7 +346,7 @@ try {
   check(acc && acc.data.num_frames === 40 && acc.data.width === 160, `video_accepted ${acc && JSON.stringify(acc.data)}`);
   reactor.sendCommand("set_prompt", { prompt: "file edit" });
   reactor.sendCommand("start", {});
-  const done = await waitMsg(n, (m) => m.type === "generation_complete", 10000, "generation_complete");
+  const done = await waitMsg(n, (m) => m.type === "generation_complete", 10000 * slow, "generation_complete");
   check(done && done.data.total_chunks === 2, `generation_complete ${done && JSON.stringify(done.data)}`);
   const chunks = since(n).filter((m) => m.type === "chunk_complete");
   check(chunks.length === 2 && chunks[1].data.frames_emitted >= 40, `file run chunks ${JSON.stringify(chunks.map((c) => c.data))}`);
@@ -287,22 +392,44 @@ function liveClient(label, grey) {
     c.publishTrack("camera", src.createTrack());
     c.sendCommand("set_mode", { mode: "live" });
     c.sendCommand("start", {});
-  } };
+  }, id8() { return `session ${c.getSessionId().slice(0, 8)}: `; } };
 }
+const chunks = (cl) => cl.msgs.filter((m) => m.type === "chunk_complete").length;
 const stay = liveClient("staying client", 60), gone = liveClient("vanishing client", 90);
 await stay.start();
 await gone.start();
-await until(() => gone.msgs.some((m) => m.type === "chunk_complete"), 5000, "vanishing client mid-run");
+await until(() => gone.msgs.some((m) => m.type === "chunk_complete"), 5000 * slow, "vanishing client mid-run");
+if (real) await until(() => chunkInFlight(gone.id8()) !== null, 5000 * slow, "a chunk of the vanishing client in flight");
 clearInterval(gone.timer);
 await gone.c.disconnect(true); // recoverable: closes the peer, sends no stop
 r = await fetch(`${api}/health`);
 check((await r.json()).sessions === 2, "vanished client: its session is still held right after");
-const stayBefore = stay.msgs.filter((m) => m.type === "chunk_complete").length;
+const stayBefore = chunks(stay);
 await sleep(7000);
 r = await fetch(`${api}/health`);
 check((await r.json()).sessions === 1, "vanished client: its session freed after the idle timeout");
-const stayAfter = stay.msgs.filter((m) => m.type === "chunk_complete").length;
-check(stayAfter >= stayBefore + 2, `the other session kept generating (${stayBefore} -> ${stayAfter} chunks)`);
+await until(() => chunks(stay) >= stayBefore + (real ? 1 : 2), 5000 * slow, "chunks of the staying client");
+check(chunks(stay) >= stayBefore + (real ? 1 : 2), `the other session kept generating (${stayBefore} -> ${chunks(stay)} chunks)`);
+if (real) {
+  // A session freed while its chunk is being computed (DELETE, as a cloud-mode client that
+  // leaves): answered at once, the chunk discarded when it ends, the other session unaffected.
+  const cut = liveClient("cut client", 120);
+  await cut.start();
+  await until(() => chunkInFlight(cut.id8()) !== null, 8000 * slow, "a chunk of the cut client in flight");
+  const k = chunkInFlight(cut.id8()), markC = server.log().length, t = Date.now();
+  r = await fetch(`${api}/sessions/${cut.c.getSessionId()}`, { method: "DELETE" });
+  const ms = Date.now() - t, at = logAfter(markC);
+  const discarded = `${cut.id8()}chunk ${k} discarded: the run was closed`;
+  check(r.status === 200 && k !== null && at.includes(`${cut.id8()}closed`) && !at.includes(discarded),
+        `DELETE while chunk ${k} computes -> ${r.status} in ${ms} ms, before the chunk ended`);
+  await until(() => logAfter(markC).includes(discarded), 5000 * slow, "the closed session's chunk discarded");
+  check(await health() === 1, "the cut session is freed");
+  const before = chunks(stay);
+  await until(() => chunks(stay) > before, 5000 * slow, "a chunk of the staying client after the cut");
+  check(chunks(stay) > before, "the other session keeps generating after the cut");
+  clearInterval(cut.timer);
+  await cut.c.disconnect(true); // its session is gone: a stop_session would stop the staying one (same address)
+}
 clearInterval(stay.timer);
 await stay.c.disconnect();
 r = await fetch(`${api}/start_session`, { method: "POST", body: "{}" });
