@@ -311,7 +311,11 @@ char *sana_capabilities_json(void) {
   p = param(s, "seed", "integer", "seed", 1);
   cJSON_AddNumberToObject(p, "minimum", 0);
   cJSON_AddNumberToObject(p, "maximum", (double)SANA_SEED_MAX);
-  s = command(list, "set_anchor_interval", "Re-ground on the source every N chunks (0 = off)");
+  /* Accepted for the hosted model's clients, but the SANA-Streaming sampler has no re-anchoring
+   * step to drive (docs/server.md, "set_anchor_interval"). */
+  s = command(list, "set_anchor_interval",
+              "Accepted and reported in state.anchor_interval; no effect on generation (the model's streaming "
+              "sampler never re-anchors)");
   p = param(s, "chunks", "integer", "chunks", 1);
   cJSON_AddNumberToObject(p, "minimum", 0);
   cJSON_AddNumberToObject(p, "maximum", SANA_ANCHOR_MAX);
