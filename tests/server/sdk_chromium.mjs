@@ -45,8 +45,9 @@ const weights = real ? path.resolve(real) : path.join(scratch, "weights");
 fs.mkdirSync(weights, { recursive: true });
 
 function startServer(codecs) {
-  const p = spawn(bin, [...(real ? ["serve", "--backend", "cpu"] : []), "--weights", weights, "--port", "0", "--size", `${W}x${H}`, "--codecs", codecs, "--web", web,
-                        "--keyframe-interval", "1000000"],
+  // Periodic keyframes off: every keyframe after the first answers a request (see entry.js).
+  const p = spawn(bin, [...(real ? ["serve", "--backend", "cpu"] : []), "--weights", weights, "--port", "0",
+                        "--size", `${W}x${H}`, "--codecs", codecs, "--web", web, "--keyframe-interval", "1000000"],
                   { stdio: ["ignore", "pipe", "pipe"],
                     env: { ...process.env, ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ""}:fast_unwind_on_malloc=0` } });
   let log = "";
