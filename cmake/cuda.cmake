@@ -36,6 +36,27 @@ target_include_directories(sana_cuda_objs PRIVATE ${CMAKE_SOURCE_DIR})
 target_link_libraries(sana_cuda_objs PRIVATE CUDA::cudart CUDA::cublasLt)
 set_property(TARGET sana_cuda_objs PROPERTY POSITION_INDEPENDENT_CODE ON)
 
+# cuDNN 9 (optional) runs vae.conv3d; without it the backend's own conv kernel does. Looked
+# for beside the CUDA toolkit, under CUDNN_ROOT (e.g. a pip nvidia-cudnn package's folder),
+# and on the default paths; SANA_CUDNN=OFF leaves it out.
+option(SANA_CUDNN "use cuDNN for the CUDA backend's 3-D convolutions when it is found" ON)
+if(SANA_CUDNN)
+  find_path(SANA_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} $ENV{CUDNN_ROOT}/include)
+  find_library(SANA_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9
+    HINTS ${CUDAToolkit_LIBRARY_DIR} $ENV{CUDNN_ROOT}/lib $ENV{CUDNN_ROOT}/lib64)
+endif()
+if(SANA_CUDNN AND SANA_CUDNN_INCLUDE AND SANA_CUDNN_LIBRARY)
+  target_include_directories(sana_cuda_objs PRIVATE ${SANA_CUDNN_INCLUDE})
+  target_compile_definitions(sana_cuda_objs PRIVATE SANA_HAVE_CUDNN)
+  # the legacy convolution API is deprecated in cuDNN 9 but still the shortest way to it
+  target_compile_options(sana_cuda_objs PRIVATE -Wno-deprecated-declarations
+    -Xcompiler=-Wno-deprecated-declarations)
+  target_link_libraries(sana_engine PUBLIC ${SANA_CUDNN_LIBRARY})
+  message(STATUS "sana: cuDNN for vae.conv3d: ${SANA_CUDNN_LIBRARY}")
+else()
+  message(STATUS "sana: no cuDNN, vae.conv3d uses the backend's own kernel")
+endif()
+
 target_sources(sana_engine PRIVATE $<TARGET_OBJECTS:sana_cuda_objs>)
 # sana_engine predates enable_language(CUDA), so it missed the architecture default.
 set_property(TARGET sana_engine PROPERTY CUDA_ARCHITECTURES ${CMAKE_CUDA_ARCHITECTURES})

@@ -39,6 +39,7 @@ typedef struct cuda_impl {
   size_t lt_workspace_bytes;
   struct cuda_lt_plan *plans; /* cached matmul descriptors + algorithms, by shape */
   int n_plans, cap_plans;
+  void *vae; /* cuda_vae_conv3d.cu: cuDNN handle, conv plans, rearranged weights */
 } cuda_impl;
 
 static inline cuda_impl *cuda_of(sana_backend *be) { return (cuda_impl *)be->impl; }
@@ -99,6 +100,11 @@ void cuda_dit_gdn_chunk(sana_backend *be, sana_tensor *o, const sana_tensor *q_h
 /* y[M,N] = x[M,K] · w[N,K]ᵀ + c[M,N] through cuBLASLt (c may not alias y unless equal) (cuda_linear.cu). */
 void cuda_linear_acc(sana_backend *be, const char *op, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
                      const sana_tensor *c);
+
+/* conv3d's state (cuda_vae_conv3d.cu). cuda_vae_forget drops what it keeps for device memory
+ * in [p, p + bytes) (the allocator calls it on every free); cuda_vae_release frees all of it. */
+void cuda_vae_forget(sana_backend *be, const void *p, size_t bytes);
+void cuda_vae_release(sana_backend *be);
 
 /* cuBLASLt state (cuda_linear.cu). */
 int cuda_linear_init(sana_backend *be, sana_error *err);

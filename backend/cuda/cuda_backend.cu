@@ -117,6 +117,7 @@ static void cuda_free_(sana_backend *be, void *p) {
       cuda_block *b = *pp;
       *pp = b->next;
       c->live_bytes -= b->bytes;
+      if (c->vae) cuda_vae_forget(be, b->p, b->bytes); /* before the block can be reused */
       b->next = c->cached;
       c->cached = b;
       c->cached_bytes += b->bytes;
@@ -260,6 +261,7 @@ static sana_status cuda_sync(sana_backend *be, sana_error *err) {
 static void cuda_destroy(sana_backend *be) {
   cuda_impl *c = cuda_of(be);
   if (c->stream) cudaStreamSynchronize(c->stream);
+  cuda_vae_release(be);
   cuda_linear_release(be);
   release_cached(c);
   while (c->live) {

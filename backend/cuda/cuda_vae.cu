@@ -1,17 +1,14 @@
 /* CUDA implementation of the vae family's ops (backend/ops_vae.h), bf16 storage, fp32 math.
- *
- * conv3d is an implicit GEMM on the tensor cores (mma.sync m16n8k16, bf16 in, fp32 accumulate):
- * a block computes 64 output channels × an 8×32 pixel tile of one output frame; per input frame
- * kt and run of 32 input channels it stages the tile's 10×34 halo (spatial padding resolved
- * while loading, channels innermost) and the 9 spatial taps' weights in shared memory, and
- * every tap reads its B fragments from the same halo shifted by (kh, kw). The weights are first
- * rearranged to [27][Co pad 64][Ci pad 32] so each stage loads them with 16-byte vectors and
- * needs no bounds checks. The other ops are one pass each. */
+ * conv3d lives in cuda_vae_conv3d.cu; the other ops are one pass each. */
 #include "backend/cuda/cuda.h"
 #include "backend/cuda/cuda_common.cuh"
 extern "C" {
 #include "backend/ops_vae.h"
 }
+
+/* cuda_vae_conv3d.cu */
+void cuda_conv3d(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w, const sana_tensor *b,
+                 sana_pad_mode pad);
 
 #define VAE_THREADS 256
 typedef __nv_bfloat16 bf16;
@@ -24,163 +21,6 @@ typedef __nv_bfloat16 bf16;
     if ((int64_t)(n) < ((int64_t)1 << 31)) kern<uint32_t><<<(grid), VAE_THREADS, 0, (s)>>>(__VA_ARGS__); \
     else kern<int64_t><<<(grid), VAE_THREADS, 0, (s)>>>(__VA_ARGS__);                           \
   } while (0)
-
-/* ---- conv3d ---- */
-
-#define CV_CO 64           /* output channels per block */
-#define CV_TH 8            /* output rows per block */
-#define CV_TW 32           /* output columns per block */
-#define CV_CI 32           /* input channels per stage */
-#define CV_HH (CV_TH + 2)  /* halo rows */
-#define CV_HW (CV_TW + 2)  /* halo columns */
-#define CV_LD 40           /* shared row stride in bf16: 20 words, conflict-free fragment loads */
-#define CV_SMEM ((CV_HH * CV_HW + 9 * CV_CO) * CV_LD * 2)
-
-/* wt[tap][co][ci] (co < Cop, ci < Cip, zero outside) = w[co][ci][tap] */
-template <typename I>
-__global__ void conv_weight_kernel(bf16 *wt, const bf16 *w, I Co, I Ci, I Cop, I Cip) {
-  GRID_LOOP(I, i, 27 * Cop * Cip) {
-    I tap = i / (Cop * Cip), co = i / Cip % Cop, ci = i % Cip;
-    wt[i] = co < Co && ci < Ci ? w[(co * Ci + ci) * 27 + tap] : __float2bfloat16_rn(0.0f);
-  }
-}
-
-__device__ __forceinline__ int pad_idx(int i, int n, int reflect) {
-  if (i >= 0 && i < n) return i;
-  if (!reflect) return -1;
-  i = i < 0 ? -i : 2 * n - 2 - i;
-  return i >= 0 && i < n ? i : -1; /* only rows/columns past the tile's valid outputs get here */
-}
-
-__device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], const uint32_t b[2]) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-               "{%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-/* Grid (tiles of H×W, Cop/64, T). Warp w: channels (w & 1)·32 + [0, 32), output rows
- * 2·(w >> 1) + {0, 1}, all 32 columns: 2 m16 × 8 n8 accumulators. */
-__global__ void __launch_bounds__(256) conv3d_kernel(bf16 *y, const bf16 *x, const bf16 *wt, const bf16 *bias,
-                                                     int Ci, int Co, int Cip, int Cop, int H, int W, int reflect) {
-  extern __shared__ __align__(16) unsigned char conv_smem[];
-  bf16 *Xs = (bf16 *)conv_smem, *Ws = Xs + CV_HH * CV_HW * CV_LD;
-  const int tiles_w = (W + CV_TW - 1) / CV_TW;
-  const int h0 = blockIdx.x / tiles_w * CV_TH, w0 = blockIdx.x % tiles_w * CV_TW, co0 = blockIdx.y * CV_CO;
-  const int t = blockIdx.z, tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, c4 = lane & 3;
-  const int wm = warp & 1, wn = warp >> 1;
-  const int64_t HW = (int64_t)H * W;
-  float acc[2][8][4] = {};
-  for (int kt = 0; kt < 3; kt++) {
-    const bf16 *xf = x + (int64_t)(t + kt) * Ci * HW;
-    for (int ci0 = 0; ci0 < Cip; ci0 += CV_CI) {
-      for (int e = tid; e < CV_CI * CV_HH * CV_HW; e += 256) {
-        int ci = e / (CV_HH * CV_HW), p = e % (CV_HH * CV_HW);
-        int hh = pad_idx(h0 + p / CV_HW - 1, H, reflect), ww = pad_idx(w0 + p % CV_HW - 1, W, reflect);
-        bf16 v = __float2bfloat16_rn(0.0f);
-        if (ci0 + ci < Ci && hh >= 0 && ww >= 0) v = xf[(int64_t)(ci0 + ci) * HW + (int64_t)hh * W + ww];
-        Xs[p * CV_LD + ci] = v;
-      }
-      for (int e = tid; e < 9 * CV_CO * (CV_CI / 8); e += 256) {
-        int tap = e / (CV_CO * 4), co = e / 4 % CV_CO, q = e % 4;
-        const uint4 *src = (const uint4 *)(wt + ((int64_t)(kt * 9 + tap) * Cop + co0 + co) * Cip + ci0) + q;
-        *(uint4 *)(Ws + (tap * CV_CO + co) * CV_LD + q * 8) = *src;
-      }
-      __syncthreads();
-#pragma unroll 1
-      for (int tap = 0; tap < 9; tap++) {
-        const int kh = tap / 3, kw = tap % 3;
-#pragma unroll
-        for (int ks = 0; ks < CV_CI; ks += 16) {
-          uint32_t a[2][4], b[8][2];
-#pragma unroll
-          for (int mi = 0; mi < 2; mi++) {
-            const bf16 *wr = Ws + (tap * CV_CO + wm * 32 + mi * 16 + g) * CV_LD + ks + 2 * c4;
-            a[mi][0] = *(const uint32_t *)wr;
-            a[mi][1] = *(const uint32_t *)(wr + 8 * CV_LD);
-            a[mi][2] = *(const uint32_t *)(wr + 8);
-            a[mi][3] = *(const uint32_t *)(wr + 8 * CV_LD + 8);
-          }
-#pragma unroll
-          for (int nj = 0; nj < 8; nj++) {
-            int pr = 2 * wn + nj / 4 + kh, pc = (nj % 4) * 8 + g + kw;
-            const bf16 *xr = Xs + (pr * CV_HW + pc) * CV_LD + ks + 2 * c4;
-            b[nj][0] = *(const uint32_t *)xr;
-            b[nj][1] = *(const uint32_t *)(xr + 8);
-          }
-#pragma unroll
-          for (int mi = 0; mi < 2; mi++)
-#pragma unroll
-            for (int nj = 0; nj < 8; nj++) mma_bf16(acc[mi][nj], a[mi], b[nj]);
-        }
-      }
-      __syncthreads();
-    }
-  }
-#pragma unroll
-  for (int mi = 0; mi < 2; mi++)
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-      int co = co0 + wm * 32 + mi * 16 + g + 8 * half;
-      if (co >= Co) continue;
-      float bv = bias ? __bfloat162float(bias[co]) : 0.0f;
-#pragma unroll
-      for (int nj = 0; nj < 8; nj++) {
-        int h = h0 + 2 * wn + nj / 4, w = w0 + (nj % 4) * 8 + 2 * c4;
-        if (h >= H) continue;
-        bf16 *dst = y + ((int64_t)t * Co + co) * HW + (int64_t)h * W + w;
-        if (w < W) dst[0] = __float2bfloat16_rn(acc[mi][nj][2 * half] + bv);
-        if (w + 1 < W) dst[1] = __float2bfloat16_rn(acc[mi][nj][2 * half + 1] + bv);
-      }
-    }
-}
-
-static void cuda_conv3d(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
-                        const sana_tensor *b, sana_pad_mode pad) {
-  const char *op = "vae.conv3d";
-  if (!CUDA_DTYPES(be, op, CUDA_BF16_ONLY, y, x, w, b)) return;
-  if (x->nd != 4 || y->nd != 4 || w->nd != 5 || w->ne[2] != 3 || w->ne[3] != 3 || w->ne[4] != 3) {
-    cuda_fail(be, op, "expected x[T+2,Ci,H,W], y[T,Co,H,W], w[Co,Ci,3,3,3]");
-    return;
-  }
-  int64_t T = y->ne[0], Co = y->ne[1], H = y->ne[2], W = y->ne[3], Ci = x->ne[1];
-  if (x->ne[0] != T + 2 || x->ne[2] != H || x->ne[3] != W || w->ne[0] != Co || w->ne[1] != Ci ||
-      (b && b->ne[0] != Co)) {
-    cuda_fail(be, op, "shape mismatch (x %lldx%lld, y %lldx%lld, w %lldx%lld)", (long long)x->ne[0], (long long)Ci,
-              (long long)T, (long long)Co, (long long)w->ne[0], (long long)w->ne[1]);
-    return;
-  }
-  if (pad == SANA_PAD_REFLECT && (H < 2 || W < 2)) {
-    cuda_fail(be, op, "reflect padding needs H, W >= 2 (got %lldx%lld)", (long long)H, (long long)W);
-    return;
-  }
-  int64_t tiles = ((H + CV_TH - 1) / CV_TH) * ((W + CV_TW - 1) / CV_TW);
-  if (T > 65535 || tiles > 0x7fffffff || Co > 65535 * CV_CO || H * W > ((int64_t)1 << 31) || Ci > (1 << 24)) {
-    cuda_fail(be, op, "shape too large for one grid");
-    return;
-  }
-  if (T * Co * H * W == 0) return;
-  int64_t Cop = (Co + CV_CO - 1) / CV_CO * CV_CO, Cip = (Ci + CV_CI - 1) / CV_CI * CV_CI;
-  size_t wb = (size_t)(27 * Cop * Cip) * sizeof(bf16);
-  bf16 *wt = (bf16 *)be->alloc(be, wb);
-  if (!wt) {
-    cuda_fail(be, op, "out of device memory for the rearranged weight (%zu bytes)", wb);
-    return;
-  }
-  cudaStream_t s = cuda_of(be)->stream;
-  static bool attr_set = false;
-  if (!attr_set) {
-    CUDA_OK(be, op, cudaFuncSetAttribute(conv3d_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, CV_SMEM));
-    attr_set = true;
-  }
-  IDX_LAUNCH(27 * Cop * Cip, conv_weight_kernel, cuda_blocks(27 * Cop * Cip, VAE_THREADS), s, wt,
-             (const bf16 *)w->data, Co, Ci, Cop, Cip);
-  conv3d_kernel<<<dim3((unsigned)tiles, (unsigned)(Cop / CV_CO), (unsigned)T), 256, CV_SMEM, s>>>(
-      (bf16 *)y->data, (const bf16 *)x->data, wt, b ? (const bf16 *)b->data : nullptr, (int)Ci, (int)Co, (int)Cip,
-      (int)Cop, (int)H, (int)W, pad == SANA_PAD_REFLECT);
-  cuda_after_launch(be, op);
-  be->free(be, wt); /* reused only by later work on the same stream */
-}
 
 /* ---- rms_norm_act: one thread per voxel, two passes over the channels ---- */
 

@@ -4,7 +4,10 @@
  * spatial padding modes.
  *
  * Tolerances (NMSE): copies are exact; ops with one bf16 rounding of an fp32 result 1e-5 (≈ 1.3e-6
- * per rounding); the 3-D conv is a GEMM with K = 27·Ci accumulated in fp32, 2e-5 like linear. */
+ * per rounding); the 3-D conv is a GEMM with K = 27·Ci accumulated in fp32, 2e-5 like linear
+ * (through cuDNN the result is rounded to bf16 before the bias is added: two roundings).
+ * The conv cases run whichever path the backend picks (cuDNN where built in); SANA_CUDNN=0
+ * checks the backend's own kernel. */
 #include <string.h>
 
 #include "backend/ops_vae.h"
@@ -79,8 +82,23 @@ static int ap_axpby(sana_backend *be, const bo_case *c, sana_tensor *t) {
    {pad, nobias}, {0}, ap_conv3d, 2.0 * 27 * (T) * (Ci) * (Co) * (H) * (Wd), 0}
 
 static const bo_case vae_cases[] = {
+    /* the encoder's blocks (zeros), 3 frames + 2 cached */
+    CONV("48->128 176x320, 3 frames, zeros (enc conv_in)", 3, 48, 128, 176, 320, SANA_PAD_ZEROS, 0),
     CONV("128->128 176x320, 3 frames + 2 cached, zeros", 3, 128, 128, 176, 320, SANA_PAD_ZEROS, 0),
+    CONV("256->256 88x160, 3 frames, zeros", 3, 256, 256, 88, 160, SANA_PAD_ZEROS, 0),
+    CONV("512->512 88x160, 3 frames, zeros", 3, 512, 512, 88, 160, SANA_PAD_ZEROS, 0),
+    CONV("1024->1024 44x80, 3 frames, zeros", 3, 1024, 1024, 44, 80, SANA_PAD_ZEROS, 0),
+    CONV("2048->2048 22x40, 3 frames, zeros (enc mid)", 3, 2048, 2048, 22, 40, SANA_PAD_ZEROS, 0),
+    CONV("2048->129 22x40, 3 frames, zeros (enc conv_out)", 3, 2048, 129, 22, 40, SANA_PAD_ZEROS, 0),
+    /* the decoder's (reflect): upsampler convs and the resnets after them */
+    CONV("1024->4096 22x40, 3 frames, reflect (dec up 0)", 3, 1024, 4096, 22, 40, SANA_PAD_REFLECT, 0),
+    CONV("512->512 44x80, 5 frames, reflect", 5, 512, 512, 44, 80, SANA_PAD_REFLECT, 0),
+    CONV("256->1024 88x160, 3 frames, reflect (dec up 2)", 3, 256, 1024, 88, 160, SANA_PAD_REFLECT, 0),
     CONV("128->128 176x320, 1 frame + 2 cached, reflect", 1, 128, 128, 176, 320, SANA_PAD_REFLECT, 0),
+    CONV("128->48 176x320, 3 frames, reflect (dec conv_out)", 3, 128, 48, 176, 320, SANA_PAD_REFLECT, 0),
+    /* small: partial 64x64 transpose tiles (even C and W), odd C or W (the scalar layout
+     * passes), a bias-free conv, the smallest reflect */
+    CONV("66->10 6x70, 2 frames, reflect", 2, 66, 10, 6, 70, SANA_PAD_REFLECT, 0),
     CONV("48->70 17x40, 1 frame, zeros, no bias", 1, 48, 70, 17, 40, SANA_PAD_ZEROS, 1),
     CONV("5->7 9x13, 2 frames, reflect", 2, 5, 7, 9, 13, SANA_PAD_REFLECT, 0),
     CONV("3->4 2x2, 1 frame, reflect", 1, 3, 4, 2, 2, SANA_PAD_REFLECT, 0),
