@@ -22,8 +22,53 @@ typedef __nv_bfloat16 bf16;
     else kern<int64_t><<<(grid), VAE_THREADS, 0, (s)>>>(__VA_ARGS__);                           \
   } while (0)
 
-/* ---- rms_norm_act: one thread per voxel, two passes over the channels ---- */
+/* ---- rms_norm_act ----
+ * Tiled (C <= RMS_TILE_MAX_C, R a multiple of 8): a block stages 64 voxels × all C channels in
+ * shared memory with 16-byte loads, so x is read once (the two-pass kernel below re-reads it,
+ * from DRAM at the VAE's sizes: three passes of traffic instead of two). */
 
+#define RMS_V 64 /* voxels per block */
+#define RMS_TILE_MAX_C 512
+
+__global__ void __launch_bounds__(256) rms_norm_act_tile_kernel(bf16 *y, const bf16 *x, int C, int64_t R, float eps,
+                                                                int act) {
+  extern __shared__ __align__(16) unsigned char rms_smem[];
+  bf16 *tile = (bf16 *)rms_smem; /* [C][RMS_V] */
+  __shared__ float part[4][RMS_V];
+  const int tid = threadIdx.x;
+  const int64_t r0 = (int64_t)blockIdx.x * RMS_V, base = (int64_t)blockIdx.y * C * R + r0;
+  const int nv = R - r0 < RMS_V ? (int)(R - r0) : RMS_V; /* a multiple of 8 */
+  for (int e = tid; e < C * (RMS_V / 8); e += 256) {
+    int c = e / (RMS_V / 8), q = e % (RMS_V / 8);
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (8 * q < nv) v = *(const uint4 *)(x + base + (int64_t)c * R + 8 * q);
+    *(uint4 *)(tile + c * RMS_V + 8 * q) = v;
+  }
+  __syncthreads();
+  {
+    const int v = tid % RMS_V, g = tid / RMS_V;
+    float s = 0.0f;
+    for (int c = g; c < C; c += 4) {
+      float f = __bfloat162float(tile[c * RMS_V + v]);
+      s += f * f;
+    }
+    part[g][v] = s;
+  }
+  __syncthreads();
+  if (tid < RMS_V) part[0][tid] = rsqrtf((part[0][tid] + part[1][tid] + part[2][tid] + part[3][tid]) / (float)C + eps);
+  __syncthreads();
+  for (int e = tid; e < C * (RMS_V / 8); e += 256) {
+    int c = e / (RMS_V / 8), q = e % (RMS_V / 8);
+    if (8 * q >= nv) continue;
+    float f[8];
+    bf16x8_to_f(*(const uint4 *)(tile + c * RMS_V + 8 * q), f);
+#pragma unroll
+    for (int k = 0; k < 8; k++) f[k] = dev_act(f[k] * part[0][8 * q + k], act);
+    *(uint4 *)(y + base + (int64_t)c * R + 8 * q) = f_to_bf16x8(f);
+  }
+}
+
+/* any shape: one thread per voxel, two passes over the channels */
 __global__ void rms_norm_act_kernel(bf16 *y, const bf16 *x, int64_t T, int64_t C, int64_t R, float eps, int act) {
   GRID_LOOP(int64_t, i, T * R) {
     int64_t t = i / R, r = i % R;
@@ -40,16 +85,30 @@ __global__ void rms_norm_act_kernel(bf16 *y, const bf16 *x, int64_t T, int64_t C
 }
 
 static void cuda_rms_norm_act(sana_backend *be, sana_tensor *y, const sana_tensor *x, float eps, sana_act act) {
-  if (!CUDA_DTYPES(be, "vae.rms_norm_act", CUDA_BF16_ONLY, y, x)) return;
+  const char *op = "vae.rms_norm_act";
+  if (!CUDA_DTYPES(be, op, CUDA_BF16_ONLY, y, x)) return;
   if (x->nd < 2 || sana_numel(x) != sana_numel(y)) {
-    cuda_fail(be, "vae.rms_norm_act", "expected x[T,C,...] and y of the same size");
+    cuda_fail(be, op, "expected x[T,C,...] and y of the same size");
     return;
   }
   int64_t T = x->ne[0], C = x->ne[1], R = T * C > 0 ? sana_numel(x) / (T * C) : 0;
   if (T * R == 0) return;
-  rms_norm_act_kernel<<<cuda_blocks(T * R, VAE_THREADS), VAE_THREADS, 0, cuda_of(be)->stream>>>(
-      (bf16 *)y->data, (const bf16 *)x->data, T, C, R, eps, act);
-  cuda_after_launch(be, "vae.rms_norm_act");
+  cudaStream_t s = cuda_of(be)->stream;
+  if (C <= RMS_TILE_MAX_C && R % 8 == 0 && T <= 65535 && cuda_aligned16(y->data, x->data)) {
+    static bool attr_set = false;
+    if (!attr_set) {
+      CUDA_OK(be, op, cudaFuncSetAttribute(rms_norm_act_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           RMS_TILE_MAX_C * RMS_V * (int)sizeof(bf16)));
+      attr_set = true;
+    }
+    rms_norm_act_tile_kernel<<<dim3((unsigned)((R + RMS_V - 1) / RMS_V), (unsigned)T), 256,
+                               (size_t)C * RMS_V * sizeof(bf16), s>>>((bf16 *)y->data, (const bf16 *)x->data, (int)C,
+                                                                      R, eps, act);
+  } else {
+    rms_norm_act_kernel<<<cuda_blocks(T * R, VAE_THREADS), VAE_THREADS, 0, s>>>((bf16 *)y->data,
+                                                                               (const bf16 *)x->data, T, C, R, eps, act);
+  }
+  cuda_after_launch(be, op);
 }
 
 /* ---- space_to_depth / depth_to_space / patchify / transpose01: one thread per output ---- */

@@ -28,10 +28,10 @@ static int ap_conv3d(sana_backend *be, const bo_case *c, sana_tensor *t) {
   be->vae->conv3d(be, &t[3], &t[0], &w, c->ip[1] ? NULL : &t[2], (sana_pad_mode)c->ip[0]);
   return 0;
 }
-/* t: x, y; fp[0] = eps, ip[0] = act */
+/* t: x, y; fp[0] = eps, ip[0] = act, ip[1] = 1: in place on t[1] */
 static int ap_rms(sana_backend *be, const bo_case *c, sana_tensor *t) {
   if (!be->vae || !be->vae->rms_norm_act) return 1;
-  be->vae->rms_norm_act(be, &t[1], &t[0], c->fp[0], (sana_act)c->ip[0]);
+  be->vae->rms_norm_act(be, &t[1], c->ip[1] ? &t[1] : &t[0], c->fp[0], (sana_act)c->ip[0]);
   return 0;
 }
 /* t: x, y; ip = st, sh, sw, group; fp[0] != 0: accumulate */
@@ -104,6 +104,12 @@ static const bo_case vae_cases[] = {
     CONV("3->4 2x2, 1 frame, reflect", 1, 3, 4, 2, 2, SANA_PAD_REFLECT, 0),
     {"vae.rms_norm_act", "3x128x176x320 silu eps 1e-6", 1e-5, 2, {A(3, 128, 176, 320), OUT(3, 128, 176, 320)},
      1u << 1, 0, {SANA_ACT_SILU}, {1e-6f}, ap_rms, 0, 0},
+    {"vae.rms_norm_act", "3x512x88x160 silu eps 1e-8 in place", 1e-5, 2, {A(3, 512, 88, 160), OUT(3, 512, 88, 160)},
+     1u << 1, 1u << 1, {SANA_ACT_SILU, 1}, {1e-8f}, ap_rms, 0, 0},
+    {"vae.rms_norm_act", "3x1024x44x80 silu eps 1e-8", 1e-5, 2, {A(3, 1024, 44, 80), OUT(3, 1024, 44, 80)},
+     1u << 1, 0, {SANA_ACT_SILU}, {1e-8f}, ap_rms, 0, 0},
+    {"vae.rms_norm_act", "2x6x3x24 silu eps 1e-8 (partial tile)", 1e-5, 2, {A(2, 6, 3, 24), OUT(2, 6, 3, 24)},
+     1u << 1, 0, {SANA_ACT_SILU}, {1e-8f}, ap_rms, 0, 0},
     {"vae.rms_norm_act", "2x5x3x7 none eps 1e-8", 1e-5, 2, {A(2, 5, 3, 7), OUT(2, 5, 3, 7)}, 1u << 1, 0,
      {SANA_ACT_NONE}, {1e-8f}, ap_rms, 0, 0},
     {"vae.space_to_depth", "4x128x176x320 (2,2,2) group 4", 1e-5, 2, {A(4, 128, 176, 320), OUT(2, 256, 88, 160)},
