@@ -166,6 +166,7 @@ static void conv3d_own(sana_backend *be, bf16 *y, const bf16 *x, const bf16 *w, 
   be->free(be, wt); /* reused only by later work on the same stream */
 }
 
+#ifdef SANA_HAVE_CUDNN
 /* ---- layout passes between frame-major [F, C, H, W] and channels-last [F, H', W', C] ----
  * Tiles of 64 channels × 64 pixels move as 32-bit words holding two bf16: a 2×2 block of
  * (channel, pixel) pairs is swapped by two byte permutes, and the word tile goes through
@@ -291,7 +292,6 @@ static void from_channels_last(cudaStream_t s, bf16 *y, const bf16 *yc, const bf
 
 /* ---- cuDNN state: the handle, descriptors per shape, rearranged weights per address ---- */
 
-#ifdef SANA_HAVE_CUDNN
 struct conv_plan {
   int T, Ci, Co, H, W, p, ok;
   cudnnTensorDescriptor_t xd, yd;

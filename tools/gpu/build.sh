@@ -31,6 +31,26 @@ export PKG_CONFIG_LIBDIR=$lib/openblas-pthread/pkgconfig:$lib/pkgconfig
 export LD_LIBRARY_PATH=$lib/openblas-pthread:$lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}
 ENV
 fi
+# cuDNN (optional; vae.conv3d runs through it): the GPU image has it only as PyTorch's pip
+# package. Its headers come from that package where it ships them, else from
+# .devcarry/cuda/cudnn_include (cudnn*.h copied from a machine with cuDNN 9 installed).
+if [ ! -f /usr/local/cuda/include/cudnn.h ] && [ -z "${CUDNN_ROOT:-}" ]; then
+  py=$(python3 -c 'import importlib.util as u; print(list(u.find_spec("nvidia.cudnn").submodule_search_locations)[0])' \
+    2>/dev/null || true)
+  inc=
+  [ -n "$py" ] && [ -f "$py/include/cudnn.h" ] && inc=$py/include
+  [ -z "$inc" ] && [ -f .devcarry/cuda/cudnn_include/cudnn.h ] && inc=$PWD/.devcarry/cuda/cudnn_include
+  if [ -n "$py" ] && [ -n "$inc" ] && ls "$py"/lib/libcudnn.so.9 >/dev/null 2>&1; then
+    mkdir -p "$out/cudnn/lib"
+    ln -sfn "$inc" "$out/cudnn/include"
+    ln -sf "$py/lib/libcudnn.so.9" "$out/cudnn/lib/libcudnn.so"
+    echo "export CUDNN_ROOT=$PWD/$out/cudnn" >>"$out/env.sh"
+    echo "export LD_LIBRARY_PATH=$py/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" >>"$out/env.sh"
+    echo "build.sh: cuDNN from $py (headers $inc)"
+  else
+    echo "build.sh: no cuDNN headers or library found; vae.conv3d will use the backend's own kernel"
+  fi
+fi
 . "$out/env.sh"
 export CUDACXX=${CUDACXX:-/usr/local/cuda/bin/nvcc}
 gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
