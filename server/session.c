@@ -451,11 +451,16 @@ void sana_upload_free(gpointer data) {
 
 void sana_server_close_idle(sana_server *srv) {
   double now = g_get_monotonic_time() / 1e6;
+  /* Runs every 0.5 s. A longer gap means this process stalled (swapped out, a starved machine),
+   * not its clients: that time does not count towards their idleness. */
+  double stall = srv->last_idle_check > 0 ? now - srv->last_idle_check - 0.5 : 0;
+  srv->last_idle_check = now;
   GHashTableIter it;
   gpointer k, v;
   g_hash_table_iter_init(&it, srv->sessions);
   while (g_hash_table_iter_next(&it, &k, &v)) {
     sana_session *s = v;
+    if (stall > 1.0) s->last_seen += stall;
     if (now - s->last_seen > srv->opt.idle_timeout) {
       SLOG(s, SANA_LOG_INFO, "no message for %.0f s: closing and freeing its engine state", srv->opt.idle_timeout);
       g_hash_table_iter_remove(&it);

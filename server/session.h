@@ -35,6 +35,7 @@ typedef struct sana_server {
   sana_model *model;
   char *upload_dir;
   guint idle_timer;
+  double last_idle_check; /* monotonic seconds */
 } sana_server;
 
 typedef struct sana_upload {
