@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id);
 const el = {
   conn: $("conn"), reconnect: $("reconnect"), errors: $("errors"), events: $("events"),
   sourceVideo: $("source-video"), sourceEmpty: $("source-empty"), sourceLabel: $("source-label"),
-  editedVideo: $("edited-video"), editedEmpty: $("edited-empty"),
+  editedVideo: $("edited-video"), editedEmpty: $("edited-empty"), badge: $("edited-badge"),
   cameraSelect: $("camera-select"), fileInput: $("file-input"),
   runState: $("run-state"), chunk: $("chunk"), editFps: $("edit-fps"), videoFps: $("video-fps"), delay: $("prompt-delay"),
   promptForm: $("prompt-form"), promptInput: $("prompt-input"), active: $("active-prompt"), pending: $("pending-prompt"),
@@ -20,7 +20,7 @@ const el = {
 
 // The server's size and rate (GET /health), the run as the server last described it.
 const server = { width: 1280, height: 704, fps: 24 };
-const run = { started: false, running: false, paused: false, complete: false, chunk: null, hasVideo: false };
+const run = { started: false, running: false, paused: false, complete: false, chunk: null, hasVideo: false, seed: null };
 const prompts = new PromptTracker();
 const delay = new PromptDelay();
 const editRate = new RateMeter(10000); // edited frames per second, from chunk_complete
@@ -28,6 +28,7 @@ const videoRate = new RateMeter(2000); // presented frames of the edited video
 const recorder = new EditRecorder();
 const counters = { editedFrames: 0, sourceFrames: 0, chunks: 0 };
 const switches = []; // {chunk, prompt}: the chunks at which a pending prompt became active
+const acceptedAfter = {}; // prompt -> the last chunk completed when the server accepted it
 const token = new URLSearchParams(location.search).get("token");
 
 let reactor = null;
@@ -36,6 +37,7 @@ let source = "camera";
 let camera = null;         // {stream, track}
 let fileUrl = null, fileName = "";
 let downloadUrl = null;
+let playSourceOnChunk = false;
 let healthTimer = null, healthFailed = false;
 
 // ---- messages to the user ----
@@ -126,7 +128,7 @@ async function connect() {
     await r.connect(token || undefined);
   } catch (e) {
     if (!el.errors.querySelector('[data-topic="connection"]'))
-      showError("connection", `Could not connect to the server: ${e.message || e}`);
+      showError("connection", plainError("Could not connect to the server", e.message || String(e)));
   }
 }
 
@@ -137,8 +139,9 @@ async function reconnect() {
     await reactor.reconnect();
     // reconnect() has applied the answer (then "ready" follows) or failed back to "disconnected"
     if (reactor.getStatus() !== "disconnected" && (await waitReady(8000))) return;
+    // Not disconnect(): its stop call names no session, and the server would stop its only one,
+    // which after a restart may be someone else's. connect() closes this client keeping quiet.
     say("the session is gone; starting a new one");
-    await reactor.disconnect().catch(() => {});
   }
   await connect();
 }
@@ -171,8 +174,21 @@ function onStatus(s) {
 }
 
 function onSdkError(e) {
-  const words = SDK_ERRORS[e.code] || "Connection problem";
-  showError("connection", `${words}: ${e.message}.`);
+  showError("connection", plainError(SDK_ERRORS[e.code] || "Connection problem", e.message));
+}
+
+// The SDK's messages carry the HTTP status and the server's JSON {"error": reason}.
+function plainError(words, message) {
+  const m = /(\d{3}) (\{.*\})/.exec(message || "");
+  let reason = message, status = 0;
+  if (m) {
+    status = Number(m[1]);
+    try { reason = JSON.parse(m[2]).error || reason; } catch { /* keep the raw text */ }
+  }
+  if (status === 429)
+    return `The server is busy (${reason}). Close the other tab or window that uses it, or start sana serve with a larger --max-sessions.`;
+  if (status === 401) return "The server needs a token: open this page as /?token=YOUR_TOKEN.";
+  return `${words}: ${reason}.`;
 }
 
 // The session is usable: send the source (the camera track goes over the pre-negotiated
@@ -227,9 +243,11 @@ function onMessage(m) {
     if (!d.started) run.complete = false;
     if (d.started && d.current_chunk > 0 && run.chunk === null) run.chunk = d.current_chunk - 1;
     prompts.serverCurrent(d.current_prompt);
+    run.seed = d.seed;
     if (Number.isInteger(d.seed) && document.activeElement !== el.seed) el.seed.value = d.seed;
     break;
   case "prompt_accepted":
+    acceptedAfter[d.prompt] = run.chunk;
     say(`prompt accepted: "${d.prompt}"`);
     break;
   case "generation_started":
@@ -237,13 +255,20 @@ function onMessage(m) {
     editRate.clear();
     editRate.tick(performance.now(), 0); // the rate counts from here, not from the first chunk
     say(`generation started${d.prompt ? ` with "${d.prompt}"` : ""}`);
-    if (source === "file" && fileUrl) { el.sourceVideo.currentTime = 0; el.sourceVideo.play().catch(() => {}); }
+    if (source === "file" && fileUrl) {
+      // the clip starts playing with the first edited chunk, so that the two sides roughly line up
+      el.sourceVideo.pause();
+      el.sourceVideo.currentTime = 0;
+      playSourceOnChunk = true;
+    }
     break;
   case "chunk_complete": {
     const now = performance.now();
     counters.chunks++;
     run.chunk = d.chunk_index;
     editRate.tick(now, d.frames_emitted || 0);
+    if (playSourceOnChunk && source === "file") el.sourceVideo.play().catch(() => {});
+    playSourceOnChunk = false;
     if (prompts.chunkUsed(d.active_prompt)) {
       delay.chunkUses(prompts.active);
       switches.push({ chunk: d.chunk_index, prompt: prompts.active });
@@ -475,6 +500,8 @@ function refresh() {
   const ready = status === "ready";
   const state = !run.started ? "idle" : run.paused ? "paused" : run.complete ? "complete" : run.running ? "running" : "stopped";
   el.runState.textContent = state;
+  el.badge.textContent = state;
+  el.badge.hidden = !(state === "paused" || state === "complete");
   el.chunk.textContent = run.chunk === null ? "–" : String(run.chunk);
   el.editFps.textContent = fmt(run.running ? editRate.rate(now) : null, 1);
   el.videoFps.textContent = fmt(videoRate.rate(now), 1);
@@ -566,7 +593,7 @@ document.addEventListener("keydown", (e) => {
 window.sanaApp = {
   snapshot: () => ({
     status, source, run: { ...run }, counters: { ...counters }, active: prompts.active, pending: prompts.pending,
-    history: [...prompts.history], switches: [...switches], delayMs: delay.last ? delay.last.ms : null, recording: recorder.recording,
+    history: [...prompts.history], switches: [...switches], acceptedAfter: { ...acceptedAfter }, seed: run.seed, delayMs: delay.last ? delay.last.ms : null, recording: recorder.recording,
     sourceSize: [el.sourceVideo.videoWidth, el.sourceVideo.videoHeight],
     editedSize: [el.editedVideo.videoWidth, el.editedVideo.videoHeight],
     server: { ...server },
