@@ -149,12 +149,14 @@ static void run_one(sana_worker *w) {
   sana_stream *s = w->stream;
   unsigned gen = w->gen;
   int chunk = w->chunks;
+  /* Logged under our lock, so that it comes before the log line of any pause or reset that
+   * this chunk did not see (the tests read the order). */
+  if (sana_stream_frames_needed(s) == 0) sana_log(SANA_LOG_DEBUG, "session %s: chunk %d running", w->name, chunk);
   pthread_mutex_unlock(&w->mu);
   /* Pushes and prompt changes go through the stream's own lock meanwhile. */
   int ran = 0;
   sana_error err = {0};
   pthread_mutex_lock(&engine_mu);
-  if (sana_stream_frames_needed(s) == 0) sana_log(SANA_LOG_DEBUG, "session %s: chunk %d running", w->name, chunk);
   sana_status st = sana_stream_run_chunk(s, &ran, &err);
   pthread_mutex_unlock(&engine_mu);
   pthread_mutex_lock(&w->mu);

@@ -220,10 +220,12 @@ for (let k = 0; k < (real ? 2 : 1); k++) {
 check(since(n - 1).some((m) => m.type === "chunk_complete"), "camera resolution change mid-stream: chunks continue");
 check(frames.sizes.size === 1, `sent resolution stays fixed (${[...frames.sizes]})`);
 
-// The chunk this session's worker is computing now (real engine, from the log), or null.
+// A chunk of this session that the worker started after log offset `from` (real engine, from
+// the log) and is still computing, or null. Waiting for a fresh start leaves the caller most of
+// a chunk's time to act while it is in flight.
 const sidLog = `session ${sid.slice(0, 8)}: `;
-function chunkInFlight(id8 = sidLog) {
-  const log = server.log();
+function chunkInFlight(id8 = sidLog, from = 0) {
+  const log = server.log().slice(from);
   const runs = [...log.matchAll(new RegExp(`${id8}chunk (\\d+) running`, "g"))];
   if (!runs.length) return null;
   const k = runs[runs.length - 1][1], after = log.slice(runs[runs.length - 1].index);
@@ -254,8 +256,9 @@ check(!!await waitMsg(n, (m) => m.type === "chunk_complete", 5000 * slow, "chunk
 
 // Reset. With the real engine: while a chunk is being computed, and followed at once by a new
 // start; neither may wait for the chunk, nor may HTTP (the log shows the chunk discarded after).
-if (real) await until(() => chunkInFlight() !== null, 5000 * slow, "a chunk in flight");
-const inFlight = real ? chunkInFlight() : null;
+const fresh = server.log().length;
+if (real) await until(() => chunkInFlight(sidLog, fresh) !== null, 5000 * slow, "a chunk in flight");
+const inFlight = real ? chunkInFlight(sidLog, fresh) : null;
 n = messages.length;
 mark = server.log().length;
 reactor.sendCommand("reset", {});
@@ -415,8 +418,9 @@ if (real) {
   // leaves): answered at once, the chunk discarded when it ends, the other session unaffected.
   const cut = liveClient("cut client", 120);
   await cut.start();
-  await until(() => chunkInFlight(cut.id8()) !== null, 8000 * slow, "a chunk of the cut client in flight");
-  const k = chunkInFlight(cut.id8()), markC = server.log().length, t = Date.now();
+  const fromC = server.log().length;
+  await until(() => chunkInFlight(cut.id8(), fromC) !== null, 8000 * slow, "a chunk of the cut client in flight");
+  const k = chunkInFlight(cut.id8(), fromC), markC = server.log().length, t = Date.now();
   r = await fetch(`${api}/sessions/${cut.c.getSessionId()}`, { method: "DELETE" });
   const ms = Date.now() - t, at = logAfter(markC);
   const discarded = `${cut.id8()}chunk ${k} discarded: the run was closed`;
