@@ -111,7 +111,7 @@ reactor.on("trackReceived", (name, track) => {
 
 const t0 = Date.now();
 await reactor.connect();
-await until(() => reactor.getStatus() === "ready", 10000, "status ready");
+await until(() => reactor.getStatus() === "ready", 20000, "status ready");
 check(reactor.getStatus() === "ready", `connect -> ready in ${Date.now() - t0} ms`);
 const sid = reactor.getSessionId();
 check(typeof sid === "string" && sid.length > 8, "session id from /start_session");
@@ -370,7 +370,7 @@ await reactor.disconnect(true);
 check(reactor.getStatus() === "disconnected" && reactor.getSessionId() === sid, "recoverable disconnect keeps the session id");
 n = messages.length;
 await reactor.reconnect();
-await until(() => reactor.getStatus() === "ready", 10000, "ready after reconnect");
+await until(() => reactor.getStatus() === "ready", 20000, "ready after reconnect");
 const st2 = await waitMsg(n, (m) => m.type === "state", 3000, "state after reconnect");
 check(reactor.getStatus() === "ready" && st2 && st2.data.seed === 1234,
       `reconnect (PUT sdp_params) -> ready, same session state ${st2 && JSON.stringify(st2.data)}`);
@@ -391,7 +391,7 @@ function liveClient(label, grey) {
   const timer = setInterval(() => src.onFrame({ width: 320, height: 180, data: new Uint8ClampedArray(320 * 180 * 1.5).fill(grey) }), 1000 / 24);
   return { c, msgs, timer, src, async start() {
     await c.connect();
-    await until(() => c.getStatus() === "ready", 10000, `${label} ready`);
+    await until(() => c.getStatus() === "ready", 20000, `${label} ready`);
     c.publishTrack("camera", src.createTrack());
     c.sendCommand("set_mode", { mode: "live" });
     c.sendCommand("start", {});

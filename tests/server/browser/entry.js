@@ -73,7 +73,7 @@ window.runConformance = async function ({ width, height, slow = 1 }) {
 
     const t0 = Date.now();
     await reactor.connect();
-    const ready = await until(() => reactor.getStatus() === "ready", 10000);
+    const ready = await until(() => reactor.getStatus() === "ready", 20000);
     check(ready, "connect -> ready", `${Date.now() - t0} ms`);
 
     // The fake camera (a 320x192 .y4m) is not the served size: the server rescales it.
