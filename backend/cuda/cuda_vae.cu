@@ -23,49 +23,71 @@ typedef __nv_bfloat16 bf16;
   } while (0)
 
 /* ---- rms_norm_act ----
- * Tiled (C <= RMS_TILE_MAX_C, R a multiple of 8): a block stages 64 voxels × all C channels in
- * shared memory with 16-byte loads, so x is read once (the two-pass kernel below re-reads it,
- * from DRAM at the VAE's sizes: three passes of traffic instead of two). */
+ * Tiled (R a multiple of 16, C <= 2048): a block stages V voxels × all C channels in shared
+ * memory with 16-byte loads, so x is read once (the two-pass kernel below re-reads it, from
+ * DRAM at the VAE's sizes: three passes of traffic instead of two). V = 64 at 128 channels
+ * down to 16 (32-byte row segments) at 512 and more, so the tile stays small and a wave has
+ * enough blocks. */
 
-#define RMS_V 64 /* voxels per block */
-#define RMS_TILE_MAX_C 512
+#define RMS_MAX_C 2048
 
+template <int V>
 __global__ void __launch_bounds__(256) rms_norm_act_tile_kernel(bf16 *y, const bf16 *x, int C, int64_t R, float eps,
                                                                 int act) {
   extern __shared__ __align__(16) unsigned char rms_smem[];
-  bf16 *tile = (bf16 *)rms_smem; /* [C][RMS_V] */
-  __shared__ float part[4][RMS_V];
+  bf16 *tile = (bf16 *)rms_smem; /* [C][V] */
+  constexpr int G = 256 / V, Q = V / 8; /* channel groups for the sums; 16-byte pieces per row */
+  __shared__ float part[G][V];
   const int tid = threadIdx.x;
-  const int64_t r0 = (int64_t)blockIdx.x * RMS_V, base = (int64_t)blockIdx.y * C * R + r0;
-  const int nv = R - r0 < RMS_V ? (int)(R - r0) : RMS_V; /* a multiple of 8 */
-  for (int e = tid; e < C * (RMS_V / 8); e += 256) {
-    int c = e / (RMS_V / 8), q = e % (RMS_V / 8);
+  const int64_t r0 = (int64_t)blockIdx.x * V, base = (int64_t)blockIdx.y * C * R + r0;
+  const int nv = R - r0 < V ? (int)(R - r0) : V; /* a multiple of 16 */
+  for (int e = tid; e < C * Q; e += 256) {
+    int c = e / Q, q = e % Q;
     uint4 v = make_uint4(0, 0, 0, 0);
     if (8 * q < nv) v = *(const uint4 *)(x + base + (int64_t)c * R + 8 * q);
-    *(uint4 *)(tile + c * RMS_V + 8 * q) = v;
+    *(uint4 *)(tile + c * V + 8 * q) = v;
   }
   __syncthreads();
   {
-    const int v = tid % RMS_V, g = tid / RMS_V;
+    const int v = tid % V, g = tid / V;
     float s = 0.0f;
-    for (int c = g; c < C; c += 4) {
-      float f = __bfloat162float(tile[c * RMS_V + v]);
+    for (int c = g; c < C; c += G) {
+      float f = __bfloat162float(tile[c * V + v]);
       s += f * f;
     }
     part[g][v] = s;
   }
   __syncthreads();
-  if (tid < RMS_V) part[0][tid] = rsqrtf((part[0][tid] + part[1][tid] + part[2][tid] + part[3][tid]) / (float)C + eps);
+  if (tid < V) {
+    float s = 0.0f;
+#pragma unroll
+    for (int g = 0; g < G; g++) s += part[g][tid];
+    part[0][tid] = rsqrtf(s / (float)C + eps);
+  }
   __syncthreads();
-  for (int e = tid; e < C * (RMS_V / 8); e += 256) {
-    int c = e / (RMS_V / 8), q = e % (RMS_V / 8);
+  for (int e = tid; e < C * Q; e += 256) {
+    int c = e / Q, q = e % Q;
     if (8 * q >= nv) continue;
     float f[8];
-    bf16x8_to_f(*(const uint4 *)(tile + c * RMS_V + 8 * q), f);
+    bf16x8_to_f(*(const uint4 *)(tile + c * V + 8 * q), f);
 #pragma unroll
     for (int k = 0; k < 8; k++) f[k] = dev_act(f[k] * part[0][8 * q + k], act);
     *(uint4 *)(y + base + (int64_t)c * R + 8 * q) = f_to_bf16x8(f);
   }
+}
+
+template <int V>
+static void rms_tile_launch(sana_backend *be, bf16 *y, const bf16 *x, int64_t T, int C, int64_t R, float eps, int act) {
+  static bool attr_set = false;
+  size_t smem = (size_t)C * V * sizeof(bf16);
+  if (!attr_set) {
+    CUDA_OK(be, "vae.rms_norm_act",
+            cudaFuncSetAttribute(rms_norm_act_tile_kernel<V>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 RMS_MAX_C * 16 * (int)sizeof(bf16)));
+    attr_set = true;
+  }
+  rms_norm_act_tile_kernel<V><<<dim3((unsigned)((R + V - 1) / V), (unsigned)T), 256, smem, cuda_of(be)->stream>>>(
+      y, x, C, R, eps, act);
 }
 
 /* any shape: one thread per voxel, two passes over the channels */
@@ -94,16 +116,12 @@ static void cuda_rms_norm_act(sana_backend *be, sana_tensor *y, const sana_tenso
   int64_t T = x->ne[0], C = x->ne[1], R = T * C > 0 ? sana_numel(x) / (T * C) : 0;
   if (T * R == 0) return;
   cudaStream_t s = cuda_of(be)->stream;
-  if (C <= RMS_TILE_MAX_C && R % 8 == 0 && T <= 65535 && cuda_aligned16(y->data, x->data)) {
-    static bool attr_set = false;
-    if (!attr_set) {
-      CUDA_OK(be, op, cudaFuncSetAttribute(rms_norm_act_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           RMS_TILE_MAX_C * RMS_V * (int)sizeof(bf16)));
-      attr_set = true;
-    }
-    rms_norm_act_tile_kernel<<<dim3((unsigned)((R + RMS_V - 1) / RMS_V), (unsigned)T), 256,
-                               (size_t)C * RMS_V * sizeof(bf16), s>>>((bf16 *)y->data, (const bf16 *)x->data, (int)C,
-                                                                      R, eps, act);
+  if (C <= RMS_MAX_C && R % 16 == 0 && T <= 65535 && cuda_aligned16(y->data, x->data)) {
+    bf16 *yd = (bf16 *)y->data;
+    const bf16 *xd = (const bf16 *)x->data;
+    if (C <= 128) rms_tile_launch<64>(be, yd, xd, T, (int)C, R, eps, act);
+    else if (C <= 256) rms_tile_launch<32>(be, yd, xd, T, (int)C, R, eps, act);
+    else rms_tile_launch<16>(be, yd, xd, T, (int)C, R, eps, act);
   } else {
     rms_norm_act_kernel<<<cuda_blocks(T * R, VAE_THREADS), VAE_THREADS, 0, s>>>((bf16 *)y->data,
                                                                                (const bf16 *)x->data, T, C, R, eps, act);
@@ -130,6 +148,43 @@ __global__ void s2d_kernel(bf16 *y, const bf16 *x, I To, I Co, I Ho, I Wo, I C,
   }
 }
 
+/* sw == 2 (the VAE's spatial unshuffles): the two iw of a pair of u channels are adjacent
+ * pixels of x, one 32-bit load. Grouped (group even): one thread per output, group/2 loads.
+ * Ungrouped (group 1): one thread per output pair (u channels 2p, 2p+1). */
+template <typename I>
+__global__ void s2d_grouped_pairs_kernel(bf16 *y, const bf16 *x, I To, I Co, I Ho, I Wo, I C, int st, int sh,
+                                         int group, int accumulate) {
+  const I H = Ho * sh, W = Wo * 2, prod = (I)st * sh * 2;
+  const float inv = 1.0f / (float)group;
+  GRID_LOOP(I, i, To * Co * Ho * Wo) {
+    I wo = i % Wo, ho = i / Wo % Ho, co = i / (Wo * Ho) % Co, to = i / (Wo * Ho * Co);
+    float s = 0.0f;
+    for (int k = 0; k < group; k += 2) {
+      I cu = co * group + k, c = cu / prod, it = cu / (sh * 2) % st, ih = cu / 2 % sh;
+      __nv_bfloat162 v = *(const __nv_bfloat162 *)(x + (((to * st + it) * C + c) * H + ho * sh + ih) * W + 2 * wo);
+      float2 f = __bfloat1622float2(v);
+      s += f.x * inv + f.y * inv;
+    }
+    if (accumulate) s += __bfloat162float(y[i]);
+    y[i] = __float2bfloat16_rn(s);
+  }
+}
+
+template <typename I>
+__global__ void s2d_pairs_kernel(bf16 *y, const bf16 *x, I To, I Cu, I Ho, I Wo, I C, int st, int sh, int accumulate) {
+  const I H = Ho * sh, W = Wo * 2, prod = (I)st * sh * 2, HWo = Ho * Wo;
+  GRID_LOOP(I, i, To * (Cu / 2) * HWo) {
+    I wo = i % Wo, ho = i / Wo % Ho, pr = i / HWo % (Cu / 2), to = i / (HWo * (Cu / 2));
+    I cu = 2 * pr, c = cu / prod, it = cu / (sh * 2) % st, ih = cu / 2 % sh;
+    float2 f = __bfloat1622float2(
+        *(const __nv_bfloat162 *)(x + (((to * st + it) * C + c) * H + ho * sh + ih) * W + 2 * wo));
+    bf16 *y0 = y + (to * Cu + cu) * HWo + ho * Wo + wo, *y1 = y0 + HWo;
+    if (accumulate) f.x += __bfloat162float(*y0), f.y += __bfloat162float(*y1);
+    *y0 = __float2bfloat16_rn(f.x);
+    *y1 = __float2bfloat16_rn(f.y);
+  }
+}
+
 static void cuda_space_to_depth(sana_backend *be, sana_tensor *y, const sana_tensor *x, int st, int sh, int sw,
                                 int group, int accumulate) {
   if (!CUDA_DTYPES(be, "vae.space_to_depth", CUDA_BF16_ONLY, y, x)) return;
@@ -142,8 +197,18 @@ static void cuda_space_to_depth(sana_backend *be, sana_tensor *y, const sana_ten
   }
   int64_t n = sana_numel(y);
   if (n == 0) return;
-  IDX_LAUNCH(n + sana_numel(x), s2d_kernel, cuda_blocks(n, VAE_THREADS), cuda_of(be)->stream,
-      (bf16 *)y->data, (const bf16 *)x->data, T / st, y->ne[1], H / sh, W / sw, C, st, sh, sw, group, accumulate);
+  cudaStream_t s = cuda_of(be)->stream;
+  bf16 *yd = (bf16 *)y->data;
+  const bf16 *xd = (const bf16 *)x->data;
+  if (sw == 2 && group % 2 == 0 && ((uintptr_t)xd & 3) == 0)
+    IDX_LAUNCH(n + sana_numel(x), s2d_grouped_pairs_kernel, cuda_blocks(n, VAE_THREADS), s, yd, xd, T / st, y->ne[1],
+               H / sh, W / 2, C, st, sh, group, accumulate);
+  else if (sw == 2 && group == 1 && ((uintptr_t)xd & 3) == 0)
+    IDX_LAUNCH(n + sana_numel(x), s2d_pairs_kernel, cuda_blocks(n / 2, VAE_THREADS), s, yd, xd, T / st, y->ne[1],
+               H / sh, W / 2, C, st, sh, accumulate);
+  else
+    IDX_LAUNCH(n + sana_numel(x), s2d_kernel, cuda_blocks(n, VAE_THREADS), s, yd, xd, T / st, y->ne[1], H / sh,
+               W / sw, C, st, sh, sw, group, accumulate);
   cuda_after_launch(be, "vae.space_to_depth");
 }
 
@@ -161,6 +226,33 @@ __global__ void d2s_kernel(bf16 *y, const bf16 *x, I To, I Cy, I Ho, I Wo, I C,
   }
 }
 
+/* sw == 2 (the VAE's upsamplers): one thread per x pixel and u channel pair (iw = 0, 1), two
+ * coalesced loads, one 32-bit store per repeat: y[ts][r·C + c][h·sh + ih][2w, 2w + 1]. */
+template <typename I>
+__global__ void d2s_pairs_kernel(bf16 *y, const bf16 *x, I T, I C, I H, I W, int st, int sh, int repeats, int trim,
+                                 int accumulate) {
+  const I Cx = C * st * sh * 2, Ho = H * sh, Wo = W * 2, HW = H * W;
+  GRID_LOOP(I, i, T * C * st * sh * HW) {
+    I w = i % W, h = i / W % H, r = i / HW;
+    I ih = r % sh, it = r / sh % st, c = r / (sh * st) % C, t = r / (sh * st * C);
+    I ts = t * st + it;
+    if (ts < (I)trim) continue;
+    ts -= trim;
+    I cx = ((c * st + it) * sh + ih) * 2;
+    const bf16 *xp = x + (t * Cx + cx) * HW + h * W + w;
+    float2 f = make_float2(__bfloat162float(xp[0]), __bfloat162float(xp[HW]));
+    for (int rep = 0; rep < repeats; rep++) {
+      __nv_bfloat162 *dst = (__nv_bfloat162 *)(y + ((ts * C * repeats + rep * C + c) * Ho + h * sh + ih) * Wo + 2 * w);
+      float2 g = f;
+      if (accumulate) {
+        float2 o = __bfloat1622float2(*dst);
+        g.x += o.x, g.y += o.y;
+      }
+      *dst = __floats2bfloat162_rn(g.x, g.y);
+    }
+  }
+}
+
 static void cuda_depth_to_space(sana_backend *be, sana_tensor *y, const sana_tensor *x, int st, int sh, int sw,
                                 int repeats, int trim, int accumulate) {
   if (!CUDA_DTYPES(be, "vae.depth_to_space", CUDA_BF16_ONLY, y, x)) return;
@@ -173,8 +265,13 @@ static void cuda_depth_to_space(sana_backend *be, sana_tensor *y, const sana_ten
   }
   int64_t n = sana_numel(y);
   if (n == 0) return;
-  IDX_LAUNCH(n + sana_numel(x), d2s_kernel, cuda_blocks(n, VAE_THREADS), cuda_of(be)->stream,
-      (bf16 *)y->data, (const bf16 *)x->data, To, C * repeats, H * sh, W * sw, C, st, sh, sw, trim, accumulate);
+  cudaStream_t s = cuda_of(be)->stream;
+  if (sw == 2 && ((uintptr_t)y->data & 3) == 0)
+    IDX_LAUNCH(n + sana_numel(x), d2s_pairs_kernel, cuda_blocks(sana_numel(x) / 2, VAE_THREADS), s, (bf16 *)y->data,
+               (const bf16 *)x->data, T, C, H, W, st, sh, repeats, trim, accumulate);
+  else
+    IDX_LAUNCH(n + sana_numel(x), d2s_kernel, cuda_blocks(n, VAE_THREADS), s, (bf16 *)y->data,
+               (const bf16 *)x->data, To, C * repeats, H * sh, W * sw, C, st, sh, sw, trim, accumulate);
   cuda_after_launch(be, "vae.depth_to_space");
 }
 
