@@ -5,6 +5,8 @@ import { Reactor } from "@reactor-team/js-sdk";
 import { RateMeter, PromptDelay } from "./metrics.js";
 import { PromptTracker } from "./prompts.js";
 import { EditRecorder } from "./recorder.js";
+import { openCamera, cameraOptions } from "./camera.js";
+import { commandError, commandWords, connectionError, sdkError } from "./words.js";
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -35,7 +37,7 @@ let reactor = null;
 let status = "disconnected";
 let source = "camera";
 let camera = null;         // {stream, track}
-let fileUrl = null, fileName = "";
+let fileUrl = null;
 let downloadUrl = null;
 let playSourceOnChunk = false;
 let healthTimer = null, healthFailed = false;
@@ -68,19 +70,6 @@ function showError(topic, text) {
   say(text, "err");
 }
 const clearError = (topic) => el.errors.querySelector(`[data-topic="${topic}"]`)?.remove();
-
-const COMMAND_WORDS = {
-  start: "start", pause: "pause", resume: "resume", reset: "reset", set_prompt: "change the prompt",
-  set_seed: "set the seed", set_video: "use this video", set_mode: "switch the source",
-};
-const SDK_ERRORS = {
-  CONNECTION_FAILED: "Could not connect to the server",
-  GPU_CONNECTION_ERROR: "The media connection to the server failed",
-  RECONNECTION_FAILED: "Reconnecting to the session failed",
-  MESSAGE_SEND_FAILED: "A command could not be sent",
-  TRACK_PUBLISH_FAILED: "The camera could not be sent to the server",
-  TRACK_UNPUBLISH_FAILED: "The camera could not be stopped",
-};
 
 // ---- connection ----
 
@@ -128,7 +117,7 @@ async function connect() {
     await r.connect(token || undefined);
   } catch (e) {
     if (!el.errors.querySelector('[data-topic="connection"]'))
-      showError("connection", plainError("Could not connect to the server", e.message || String(e)));
+      showError("connection", connectionError(e.message || String(e)));
   }
 }
 
@@ -174,21 +163,7 @@ function onStatus(s) {
 }
 
 function onSdkError(e) {
-  showError("connection", plainError(SDK_ERRORS[e.code] || "Connection problem", e.message));
-}
-
-// The SDK's messages carry the HTTP status and the server's JSON {"error": reason}.
-function plainError(words, message) {
-  const m = /(\d{3}) (\{.*\})/.exec(message || "");
-  let reason = message, status = 0;
-  if (m) {
-    status = Number(m[1]);
-    try { reason = JSON.parse(m[2]).error || reason; } catch { /* keep the raw text */ }
-  }
-  if (status === 429)
-    return `The server is busy (${reason}). Close the other tab or window that uses it, or start sana serve with a larger --max-sessions.`;
-  if (status === 401) return "The server needs a token: open this page as /?token=YOUR_TOKEN.";
-  return `${words}: ${reason}.`;
+  showError("connection", sdkError(e.code, e.message));
 }
 
 // The session is usable: send the source (the camera track goes over the pre-negotiated
@@ -220,7 +195,7 @@ async function checkHealth() {
 
 function send(command, data, quiet = false) {
   if (!reactor || status !== "ready") {
-    if (!quiet) showError("connection", `Not connected, so "${COMMAND_WORDS[command] || command}" was not sent. Press Reconnect.`);
+    if (!quiet) showError("connection", `Not connected, so "${commandWords(command)}" was not sent. Press Reconnect.`);
     return false;
   }
   reactor.sendCommand(command, data);
@@ -312,8 +287,7 @@ function onMessage(m) {
         (d.duration_seconds ? `, ${Number(d.duration_seconds).toFixed(1)} s` : ""));
     break;
   case "command_error": {
-    const words = COMMAND_WORDS[d.command] || d.command;
-    showError(d.command || "command", `The server could not ${words}: ${d.reason}.`);
+    showError(d.command || "command", commandError(d.command, d.reason));
     break;
   }
   default:
@@ -324,27 +298,10 @@ function onMessage(m) {
 
 // ---- sources ----
 
-async function openCamera(deviceId) {
-  const size = { width: server.width, height: server.height };
-  const base = deviceId ? { deviceId: { exact: deviceId } } : {};
-  // A fixed size keeps the sent resolution stable (the model's contract); a camera that cannot
-  // give exactly that gets the nearest it can, which the server rescales.
-  try {
-    return await navigator.mediaDevices.getUserMedia({
-      video: { ...base, width: { exact: size.width }, height: { exact: size.height }, frameRate: { ideal: server.fps } },
-    });
-  } catch (e) {
-    if (e.name !== "OverconstrainedError") throw e;
-    return navigator.mediaDevices.getUserMedia({
-      video: { ...base, width: { ideal: size.width }, height: { ideal: size.height }, frameRate: { ideal: server.fps } },
-    });
-  }
-}
-
 async function startCamera(deviceId) {
   stopCamera();
   try {
-    const stream = await openCamera(deviceId);
+    const stream = await openCamera(deviceId, server);
     const track = stream.getVideoTracks()[0];
     track.contentHint = "detail"; // keep the resolution fixed under congestion
     camera = { stream, track };
@@ -360,7 +317,7 @@ async function startCamera(deviceId) {
   el.sourceVideo.play().catch(() => {});
   const s = camera.track.getSettings();
   el.sourceLabel.textContent = `${camera.track.label || "camera"} ${s.width}x${s.height}`;
-  await listCameras(s.deviceId);
+  el.cameraSelect.replaceChildren(...(await cameraOptions(s.deviceId)));
   if (status === "ready") await publishCamera();
   refresh();
 }
@@ -377,17 +334,6 @@ async function publishCamera() {
   } catch (e) {
     showError("camera", `The camera could not be sent to the server: ${e.message || e}`);
   }
-}
-
-async function listCameras(current) {
-  const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
-  el.cameraSelect.replaceChildren(...devices.map((d, i) => {
-    const o = document.createElement("option");
-    o.value = d.deviceId;
-    o.textContent = d.label || `camera ${i + 1}`;
-    o.selected = d.deviceId === current;
-    return o;
-  }));
 }
 
 async function useSource(kind) {
@@ -411,7 +357,6 @@ async function useFile(file) {
   if (!send("set_mode", { mode: "file" })) return;
   if (fileUrl) URL.revokeObjectURL(fileUrl);
   fileUrl = URL.createObjectURL(file);
-  fileName = file.name;
   el.sourceVideo.srcObject = null;
   el.sourceVideo.src = fileUrl;
   el.sourceVideo.loop = false;
@@ -593,11 +538,16 @@ document.addEventListener("keydown", (e) => {
 window.sanaApp = {
   snapshot: () => ({
     status, source, run: { ...run }, counters: { ...counters }, active: prompts.active, pending: prompts.pending,
-    history: [...prompts.history], switches: [...switches], acceptedAfter: { ...acceptedAfter }, seed: run.seed, delayMs: delay.last ? delay.last.ms : null, recording: recorder.recording,
+    history: [...prompts.history], switches: [...switches], acceptedAfter: { ...acceptedAfter }, seed: run.seed,
+    delayMs: delay.last ? delay.last.ms : null, recording: recorder.recording,
+    sessionId: reactor ? reactor.getSessionId() : null,
     sourceSize: [el.sourceVideo.videoWidth, el.sourceVideo.videoHeight],
     editedSize: [el.editedVideo.videoWidth, el.editedVideo.videoHeight],
     server: { ...server },
   }),
+  // What the SDK does when the peer connection drops (a network blip): close the transport,
+  // keep the session for reconnect().
+  dropConnection: () => reactor && reactor.disconnect(true),
 };
 
 // Leaving the page ends the session at once (the SDK's own disconnect cannot finish during

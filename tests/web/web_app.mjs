@@ -182,6 +182,19 @@ try {
   check(await until(async () => (await snap()).counters.chunks > cp, 15000, "chunks after resume"), "Resume runs chunks again");
   check(await text("#run-state") === "running", "the run state reads running again");
 
+  // a dropped connection (as the SDK handles one): said plainly; Reconnect rejoins the same
+  // session with a new peer (PUT sdp_params) and the run goes on
+  const sid = (await snap()).sessionId;
+  await page.evaluate(() => window.sanaApp.dropConnection());
+  check(await until(async () => /connection to the server was lost/.test(await errorsShown()), 5000, "lost message"),
+        `a dropped connection is shown: "${(await errorsShown()).trim()}"`);
+  await page.click("#reconnect");
+  check(await until(async () => (await text("#conn")) === "ready", 15000, "ready again"), "Reconnect rejoins");
+  s = await snap();
+  check(s.sessionId === sid && s.run.running, `... the same session (${sid}), still running`);
+  const c1 = s.counters.chunks;
+  check(await until(async () => (await snap()).counters.chunks > c1, 15000, "chunks after rejoin"), "... and chunks keep coming");
+
   // 6. reset
   await page.click("#reset");
   check(await until(async () => (await text("#run-state")) === "idle", 5000, "idle"), "Reset returns to idle");
