@@ -42,6 +42,7 @@ typedef struct sana_attn_params {
 struct sana_dit_ops;  /* backend/ops_dit.h */
 struct sana_vae_ops;  /* backend/ops_vae.h */
 struct sana_text_ops; /* backend/ops_text.h */
+struct sana_video_ops; /* backend/ops_video.h */
 
 struct sana_backend {
   const char *name;
@@ -100,6 +101,7 @@ struct sana_backend {
   const struct sana_dit_ops *dit;
   const struct sana_vae_ops *vae;
   const struct sana_text_ops *text;
+  const struct sana_video_ops *video;
 
   void *impl; /* backend-private state */
 };

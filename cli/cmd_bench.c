@@ -98,11 +98,13 @@ int cmd_bench(int argc, char **argv) {
   if (!s) { fprintf(stderr, "sana bench: %s\n", err.msg); sana_model_free(m); return 1; }
 
   sana_frame *f = sana_frame_alloc(W, H);
-  double *tot = calloc((size_t)chunks, sizeof(double)), *enc = calloc((size_t)chunks, sizeof(double)),
-         *dit = calloc((size_t)chunks, sizeof(double)), *dec = calloc((size_t)chunks, sizeof(double));
+  /* per chunk: total, prep, encode (with prep), dit, 5 passes, decode, output */
+  enum { C_TOT, C_PREP, C_ENC, C_DIT, C_PASS, C_DEC = C_PASS + 5, C_OUT, C_N };
+  double *tm = calloc((size_t)chunks * C_N, sizeof(double));
   int frames = 0, rc = 0;
   printf("sana bench: %s backend, %dx%d, %d chunks, weights %s (loaded in %.1f s)\n", be->name, W, H, chunks, weights, t_load);
-  printf("%6s %7s %9s %9s %9s %9s %8s\n", "chunk", "frames", "prompt ms", "encode ms", "dit ms", "decode ms", "fps");
+  printf("%6s %7s %9s %9s %9s %9s %7s %7s %7s %7s %7s %9s %9s %9s %8s\n", "chunk", "frames", "prompt ms", "prep ms",
+         "encode ms", "dit ms", "pass1", "pass2", "pass3", "pass4", "cache", "decode ms", "output ms", "chunk ms", "fps");
   for (int k = 0; k < chunks && !rc; k++) {
     int need = sana_stream_frames_needed(s), ran = 0;
     for (int i = 0; i < need; i++, frames++) { /* a moving pattern: the content does not change the cost */
@@ -116,12 +118,18 @@ int cmd_bench(int argc, char **argv) {
     while (sana_stream_pop_frame(s, &o)) sana_frame_free(o);
     sana_chunk_info ci;
     sana_stream_last_chunk(s, &ci);
-    tot[k] = ci.seconds;
-    enc[k] = ci.t_encode;
-    dit[k] = ci.t_dit;
-    dec[k] = ci.t_decode;
-    printf("%6d %7d %9.1f %9.1f %9.1f %9.1f %8.1f\n", k, need, 1e3 * ci.t_prompt, 1e3 * ci.t_encode, 1e3 * ci.t_dit,
-           1e3 * ci.t_decode, need / ci.seconds);
+    double *r = tm + (size_t)k * C_N;
+    r[C_TOT] = ci.seconds;
+    r[C_PREP] = ci.t_prep;
+    r[C_ENC] = ci.t_encode;
+    r[C_DIT] = ci.t_dit;
+    for (int i = 0; i < 5; i++) r[C_PASS + i] = ci.t_pass[i];
+    r[C_DEC] = ci.t_decode;
+    r[C_OUT] = ci.t_output;
+    printf("%6d %7d %9.1f %9.1f %9.1f %9.1f %7.1f %7.1f %7.1f %7.1f %7.1f %9.1f %9.1f %9.1f %8.1f\n", k, need,
+           1e3 * ci.t_prompt, 1e3 * ci.t_prep, 1e3 * ci.t_encode, 1e3 * ci.t_dit, 1e3 * ci.t_pass[0],
+           1e3 * ci.t_pass[1], 1e3 * ci.t_pass[2], 1e3 * ci.t_pass[3], 1e3 * ci.t_pass[4], 1e3 * ci.t_decode,
+           1e3 * ci.t_output, 1e3 * ci.seconds, need / ci.seconds);
   }
   if (rc) {
     fprintf(stderr, "sana bench: %s\n", err.msg);
@@ -129,28 +137,38 @@ int cmd_bench(int argc, char **argv) {
     const sana_dit_config *dc = &m->dit->cfg;
     int64_t S = (int64_t)m->hl * m->wl, N = SANA_CHUNK_LATENTS * S;
     int64_t keys = (SANA_FIRST_LATENTS + 2 * SANA_CHUNK_LATENTS) * S; /* sink + previous + current */
-    double first = tot[0];
+    double first = tm[C_TOT];
     /* steady state: chunks 2.. (the window is full from chunk 2 on) */
     int n = chunks - 2 > 0 ? chunks - 2 : 1, off = chunks - n;
-    double mt = median(tot + off, n), me = median(enc + off, n), md = median(dit + off, n), mdc = median(dec + off, n);
+    double med[C_N], *col = malloc(sizeof(double) * (size_t)n);
+    for (int j = 0; j < C_N; j++) {
+      for (int k = 0; col && k < n; k++) col[k] = tm[(size_t)(off + k) * C_N + j];
+      med[j] = col ? median(col, n) : 0;
+    }
+    free(col);
+    double mt = med[C_TOT], me = med[C_ENC], md = med[C_DIT], mdc = med[C_DEC];
     double fl = 5.0 * dit_pass_flops(dc, N, keys); /* 4 denoising passes + the cache pass */
     double fr = SANA_CHUNK_LATENTS * m->t_stride;
     if (be->mem_stats) be->mem_stats(be, NULL, &peak);
     double pk = strcmp(be->name, "cpu") ? gemm_peak(be, 8192) : gemm_peak(be, 1024);
     printf("\nsteady state (median of chunks %d..%d, %g frames a chunk):\n", off, chunks - 1, fr);
-    printf("  encode %8.1f ms   %7.1f fps\n", 1e3 * me, fr / me);
+    printf("  encode %8.1f ms   %7.1f fps   (of which frame upload + prep %.1f ms)\n", 1e3 * me, fr / me,
+           1e3 * med[C_PREP]);
     printf("  dit    %8.1f ms   %7.1f fps   %.1f TFLOP/s (%.0f%% of the %.2f TFLOP/s GEMM peak)\n", 1e3 * md,
            fr / md, fl / md / 1e12, 100.0 * fl / md / 1e12 / pk, pk);
+    printf("         passes %.1f %.1f %.1f %.1f ms, cache pass %.1f ms\n", 1e3 * med[C_PASS], 1e3 * med[C_PASS + 1],
+           1e3 * med[C_PASS + 2], 1e3 * med[C_PASS + 3], 1e3 * med[C_PASS + 4]);
     printf("  decode %8.1f ms   %7.1f fps\n", 1e3 * mdc, fr / mdc);
+    printf("  output %8.1f ms   %7.1f fps   (RGB8 on the backend, download)\n", 1e3 * med[C_OUT], fr / med[C_OUT]);
     printf("  chunk  %8.1f ms   %7.1f fps end to end (stages run one after another)\n", 1e3 * mt, fr / mt);
     printf("  first chunk latency %.1f ms (33 frames)\n", 1e3 * first);
-    if (be->mem_stats)
+    if (be->mem_stats) {
       printf("  backend memory: weights %.2f GB, peak %.2f GB (one stream, text encoder included)\n", live0 / 1e9, peak / 1e9);
+      printf("  backend memory without the text encoder: peak %.2f GB (its weights, %.2f GB, taken off)\n",
+             (peak - m->text_bytes) / 1e9, m->text_bytes / 1e9);
+    }
   }
-  free(tot);
-  free(enc);
-  free(dit);
-  free(dec);
+  free(tm);
   sana_frame_free(f);
   sana_stream_free(s);
   sana_model_free(m);

@@ -7,7 +7,7 @@
 
 #include "core/log.h"
 #include "core/rng.h"
-#include "io/video_prep.h"
+#include "backend/ops_video.h"
 #include "model/weights.h"
 #include "stream/stream_internal.h"
 
@@ -94,7 +94,11 @@ sana_model *sana_model_load(const char *weights_dir, const sana_model_options *o
   if (!(m->be = sana_backend_create(bk, err))) goto fail;
   if (sana_ckpt_open(&m->dit_ckpt, wp.dit, err) || sana_dit_load(&m->dit, m->be, m->dit_ckpt, err)) goto fail;
   if (sana_vae_load(&m->vae, m->be, wp.vae_dir, err)) goto fail;
+  size_t live0 = 0, live1 = 0;
+  if (m->be->mem_stats) m->be->mem_stats(m->be, &live0, NULL);
   if (sana_text_encoder_open(&m->text, m->be, wp.text_dir, wp.tokenizer, 16, err)) goto fail;
+  if (m->be->mem_stats) m->be->mem_stats(m->be, &live1, NULL);
+  m->text_bytes = live1 - live0;
 
   const sana_vae_config *vc = sana_vae_get_config(m->vae);
   const sana_dit_config *dc = &m->dit->cfg;
@@ -147,9 +151,14 @@ void sana_stream_free(sana_stream *s) {
   sana_dit_state_free(s->dit);
   free(s->prompt_pending);
   free(s->prompt_active);
-  free(s->video);
+  sana_backend *be = s->m->be;
+  void *dev[] = {s->d_video.data, s->d_lat.data, s->d_src.data, s->d_x.data, s->d_rgb_out.data, s->d_rgb_in};
+  for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+    if (dev[i]) be->free(be, dev[i]);
   free(s->lat);
-  free(s->tok);
+  free(s->chunk_in);
+  free(s->chunk_out);
+  free(s->chunk_off);
   pthread_mutex_destroy(&s->mu);
   free(s);
 }
@@ -162,14 +171,29 @@ sana_stream *sana_stream_new(sana_model *m, const sana_stream_options *opt, sana
   s->seed = opt ? opt->seed : 0;
   s->noise = opt ? opt->noise : NULL;
   s->prompt_pending = strdup(opt && opt->prompt ? opt->prompt : "");
-  int64_t S = (int64_t)m->hl * m->wl, Tmax = SANA_FIRST_LATENTS, F = latents_to_frames(m, 0, SANA_FIRST_LATENTS);
-  s->video = malloc(sizeof(float) * 3 * (size_t)F * (size_t)m->width * (size_t)m->height);
-  s->lat = malloc(sizeof(float) * (size_t)(m->cin * Tmax * S));
-  s->tok = malloc(sizeof(float) * (size_t)(m->cin * Tmax * S));
+  sana_backend *be = m->be;
+  /* the first chunk is the largest: 5 latents, (5 − 1)·t_stride + 1 frames, over 3·t_stride */
+  int64_t S = (int64_t)m->hl * m->wl, N = SANA_FIRST_LATENTS * S, F = latents_to_frames(m, 0, SANA_FIRST_LATENTS);
+  s->lat = malloc(sizeof(float) * (size_t)(m->cin * N));
+  s->chunk_in = calloc((size_t)F, sizeof *s->chunk_in);
+  s->chunk_out = calloc((size_t)F, sizeof *s->chunk_out);
+  s->chunk_off = calloc((size_t)F, sizeof *s->chunk_off);
   sana_dit_geometry geo = {.hl = m->hl, .wl = m->wl, .text_len = 300, .first_frames = SANA_FIRST_LATENTS,
                            .max_frames = SANA_CHUNK_LATENTS};
-  if (!s->prompt_pending || !s->video || !s->lat || !s->tok) {
+  if (!s->prompt_pending || !s->lat || !s->chunk_in || !s->chunk_out || !s->chunk_off) {
     sana_err(err, SANA_ERR_NOMEM, "stream: out of memory");
+    goto fail;
+  }
+  if (!be->video || !be->vae) {
+    sana_err(err, SANA_ERR_UNSUPPORTED, "stream: backend %s lacks the video or vae ops", be->name);
+    goto fail;
+  }
+  if (sana_backend_tensor(be, &s->d_video, be->act_dtype, 4, (int64_t[]){3, F, m->height, m->width}, err) ||
+      sana_backend_tensor(be, &s->d_lat, be->act_dtype, 2, (int64_t[]){m->cin, N}, err) ||
+      sana_backend_tensor(be, &s->d_src, be->act_dtype, 2, (int64_t[]){N, m->cin}, err) ||
+      sana_backend_tensor(be, &s->d_x, be->act_dtype, 2, (int64_t[]){N, m->cin}, err) ||
+      sana_backend_tensor(be, &s->d_rgb_out, SANA_U8, 4, (int64_t[]){F, m->height, m->width, 3}, err)) {
+    sana_err_prefix(err, "stream: ");
     goto fail;
   }
   if (s->noise && (s->noise->dtype != SANA_F32 || s->noise->nd != 4 || s->noise->ne[0] != m->cin ||
@@ -233,6 +257,9 @@ void sana_stream_last_chunk(const sana_stream *s, sana_chunk_info *info) {
   info->t_encode = s->t_stage[1];
   info->t_dit = s->t_stage[2];
   info->t_decode = s->t_stage[3];
+  info->t_output = s->t_stage[4];
+  info->t_prep = s->t_prep;
+  for (int i = 0; i < 5; i++) info->t_pass[i] = s->t_pass[i];
 }
 
 void sana_stream_reset(sana_stream *s) {
@@ -281,118 +308,160 @@ static sana_status apply_prompt(sana_stream *s, sana_error *err) {
   return SANA_OK;
 }
 
-/* Source frames of this chunk -> model planes [3, F, H, W] on the host. */
-static sana_status prep_frames(sana_stream *s, int F, sana_error *err) {
-  sana_model *m = s->m;
-  ptrdiff_t plane = (ptrdiff_t)F * m->width * m->height;
-  for (int i = 0; i < F; i++) {
-    const sana_frame *f = queue_at(&s->in, i < s->in.n ? i : s->in.n - 1);
-    sana_status st = sana_video_prep_frame(f->rgb, f->height, f->width, f->stride, m->height, m->width, SANA_F32,
-                                           s->video + (size_t)i * m->width * m->height, plane, err);
-    if (st) return st;
+/* Source frames of this chunk (frame i is src[i]; flush repeats the last real one) -> model
+ * planes video [3, F, H, W] on the backend: each real frame goes up once as bytes, then
+ * video.frame_prep converts runs of consecutive frames of one size. */
+static sana_status frames_in(sana_stream *s, sana_frame *const *src, int n_real, sana_tensor *video,
+                             sana_error *err) {
+  sana_backend *be = s->m->be;
+  int F = (int)video->ne[1];
+  size_t total = 0, *off = s->chunk_off;
+  for (int i = 0; i < n_real; i++) {
+    off[i] = total;
+    total += (size_t)3 * src[i]->width * src[i]->height;
   }
-  return SANA_OK;
+  if (total > s->d_rgb_in_bytes) {
+    if (s->d_rgb_in) be->free(be, s->d_rgb_in);
+    s->d_rgb_in_bytes = 0;
+    if (!(s->d_rgb_in = be->alloc(be, total)))
+      return sana_err(err, SANA_ERR_NOMEM, "stream: %s: cannot allocate %.1f MiB for the source frames", be->name,
+                      (double)total / (1 << 20));
+    s->d_rgb_in_bytes = total;
+  }
+  uint8_t *base = s->d_rgb_in;
+  for (int i = 0; i < n_real; i++) { /* frame_copy packed the rows: stride is 3·width */
+    const sana_frame *f = src[i];
+    sana_tensor h = SANA_T(SANA_U8, f->rgb, f->height, 3 * f->width), d = h;
+    d.data = base + off[i];
+    be->upload(be, &d, &h);
+  }
+  for (int i = 0; i < F;) {
+    int k = i < n_real ? i : n_real - 1, w = src[k]->width, h = src[k]->height, n = 1;
+    while (i + n < n_real && src[i + n]->width == w && src[i + n]->height == h) n++;
+    sana_tensor rgb = SANA_T(SANA_U8, base + off[k], n, h, w, 3);
+    be->video->frame_prep(be, video, &rgb, i);
+    i += n;
+  }
+  return be->sync(be, err);
 }
 
-static sana_status upload_new(sana_backend *be, sana_tensor *dev, const sana_tensor *host, sana_error *err) {
-  sana_status st = sana_backend_tensor(be, dev, be->act_dtype, host->nd, host->ne, err);
-  if (!st) be->upload(be, dev, host);
-  return st;
+/* The DiT observer's velocity callback runs after each pass has synchronised: it stamps the
+ * pass's end. */
+static void pass_done(void *ctx, int step, const sana_tensor *v) {
+  double *t = ctx;
+  t[step + 1] = sana_now();
 }
 
 /* Runs one chunk on the first F queued frames (repeating the last one when fewer are queued,
- * which only flush does). */
+ * which only flush does). The chunk stays on the backend from the source bytes to the output
+ * bytes; only the noise goes up as floats. */
 static sana_status run_chunk(sana_stream *s, sana_error *err) {
   sana_model *m = s->m;
   sana_backend *be = m->be;
   double t0 = sana_now();
   int T = chunk_latents(s->chunk), F = latents_to_frames(m, s->chunk, T);
   int64_t S = (int64_t)m->hl * m->wl, N = T * S;
-  sana_tensor video = {0}, lat = {0}, x = {0}, src = {0}, out = {0};
-  double tm[5] = {t0};
+  sana_dtype act = be->act_dtype;
+  sana_tensor lat = {0}, out = {0};
+  double tm[6] = {t0};
+  sana_frame **src = s->chunk_in, **o = s->chunk_out;
+  pthread_mutex_lock(&s->mu);
+  int n_real = s->in.n < F ? s->in.n : F;
+  for (int i = 0; i < n_real; i++) src[i] = queue_at(&s->in, i);
+  pthread_mutex_unlock(&s->mu);
+  if (n_real < 1) return sana_err(err, SANA_ERR_STATE, "stream: no frames queued");
+
   sana_status st = apply_prompt(s, err);
   tm[1] = sana_now();
-  if (!st) st = prep_frames(s, F, err);
   if (st) return st;
 
-  /* encode: [3, F, H, W] -> normalised source latents [Cin, T, hl, wl] */
-  sana_tensor hv = SANA_T(SANA_F32, s->video, 3, F, m->height, m->width);
-  if ((st = upload_new(be, &video, &hv, err)) || (st = sana_vae_encode(m->vae, s->enc, &video, &lat, err))) goto done;
-  if (lat.nd != 4 || lat.ne[1] != T) {
+  /* encode: frames -> [3, F, H, W] -> normalised source latents [Cin, T, hl, wl] -> [N, Cin] */
+  sana_tensor video = SANA_T(act, s->d_video.data, 3, F, m->height, m->width);
+  if ((st = frames_in(s, src, n_real, &video, err))) goto done;
+  s->t_prep = sana_now() - tm[1];
+  if ((st = sana_vae_encode(m->vae, s->enc, &video, &lat, err))) goto done;
+  if (lat.nd != 4 || lat.ne[0] != m->cin || lat.ne[1] != T || lat.ne[2] != m->hl || lat.ne[3] != m->wl) {
     st = sana_err(err, SANA_ERR_STATE, "encoder gave %lld latent frames for %d frames, expected %d",
                   (long long)(lat.nd == 4 ? lat.ne[1] : 0), F, T);
     goto done;
   }
-  sana_tensor hl_ = SANA_T(SANA_F32, s->lat, m->cin, T, m->hl, m->wl), ht = SANA_T(SANA_F32, s->tok, N, m->cin);
-  be->download(be, &hl_, &lat);
+  sana_tensor lat_cn = SANA_T(act, lat.data, m->cin, N), x_src = SANA_T(act, s->d_src.data, N, m->cin);
+  be->vae->transpose01(be, &x_src, &lat_cn);
   if ((st = be->sync(be, err))) goto done;
-  sana_dit_gather_chunk(s->tok, s->lat, m->cin, T, S, 0, T);
+  be->free(be, lat.data);
+  lat.data = NULL;
   tm[2] = sana_now();
-  if ((st = upload_new(be, &src, &ht, err))) goto done;
 
-  /* noise: ours (core/rng.h, stream (seed, chunk)) or the given tensor's frames f0..f0+T−1 */
+  /* noise [Cin, T, hl, wl]: ours (core/rng.h, stream (seed, chunk)) or the given tensor's frames
+   * f0..f0+T−1; up as floats, then token-major like the source */
   if (s->noise) {
     if (s->f0 + T > s->noise->ne[1]) {
       st = sana_err(err, SANA_ERR_ARG, "the noise file has %lld latent frames; chunk %d needs %lld",
                     (long long)s->noise->ne[1], s->chunk, (long long)(s->f0 + T));
       goto done;
     }
-    sana_dit_gather_chunk(s->tok, s->noise->data, m->cin, s->noise->ne[1], S, s->f0, T);
+    for (int c = 0; c < m->cin; c++)
+      memcpy(s->lat + c * N, (const float *)s->noise->data + (c * s->noise->ne[1] + s->f0) * S, sizeof(float) * N);
   } else {
     sana_randn(s->seed, (uint32_t)s->chunk, 0, s->lat, m->cin * N);
-    sana_dit_gather_chunk(s->tok, s->lat, m->cin, T, S, 0, T);
   }
-  if ((st = upload_new(be, &x, &ht, err))) goto done;
+  sana_tensor noise_h = SANA_T(SANA_F32, s->lat, m->cin, N), noise = SANA_T(act, s->d_lat.data, m->cin, N);
+  sana_tensor x = SANA_T(act, s->d_x.data, N, m->cin);
+  be->upload(be, &noise, &noise_h);
+  be->vae->transpose01(be, &x, &noise);
 
-  /* 4 Euler steps + the t = 0 cache pass (model-spec §3.5) */
-  if ((st = sana_dit_sample_chunk(s->dit, &x, &src, s->f0, T, 4, 1, NULL, err))) goto done;
+  /* 4 Euler steps + the t = 0 cache pass (model-spec §3.5), each pass timed */
+  double tp[6];
+  sana_dit_observer obs = {.velocity = pass_done, .ctx = tp};
+  tp[0] = sana_now();
+  if ((st = sana_dit_sample_chunk(s->dit, &x, &x_src, s->f0, T, 4, 1, &obs, err))) goto done;
+  tm[3] = tp[5] = sana_now();
+  for (int i = 0; i < 5; i++) s->t_pass[i] = tp[i + 1] - tp[i];
 
-  /* decode the chunk's latents into frames */
-  be->download(be, &ht, &x);
-  if ((st = be->sync(be, err))) goto done;
-  sana_dit_scatter_chunk(s->lat, s->tok, m->cin, T, S, 0, T);
-  tm[3] = sana_now();
-  be->free(be, lat.data);
-  lat.data = NULL;
-  if ((st = upload_new(be, &lat, &hl_, err))) goto done;
-  if ((st = sana_vae_decode_chunk(m->vae, s->dec, m->decode, &lat, &out, err))) goto done;
-  if (out.nd != 4 || out.ne[1] != F) {
+  /* decode the chunk's latents [N, Cin] -> [Cin, T, hl, wl] -> frames [3, F, H, W] */
+  sana_tensor x_cn = SANA_T(act, s->d_lat.data, m->cin, N);
+  be->vae->transpose01(be, &x_cn, &x);
+  sana_tensor dec_in = SANA_T(act, s->d_lat.data, m->cin, T, m->hl, m->wl);
+  if ((st = sana_vae_decode_chunk(m->vae, s->dec, m->decode, &dec_in, &out, err))) goto done;
+  if (out.nd != 4 || out.ne[0] != 3 || out.ne[1] != F || out.ne[2] != m->height || out.ne[3] != m->width) {
     st = sana_err(err, SANA_ERR_STATE, "decoder gave %lld frames, expected %d", (long long)(out.nd == 4 ? out.ne[1] : 0), F);
     goto done;
   }
-  sana_tensor hvo = SANA_T(SANA_F32, s->video, 3, F, m->height, m->width);
-  be->download(be, &hvo, &out);
   if ((st = be->sync(be, err))) goto done;
   tm[4] = sana_now();
-  for (int i = 0; i < 4; i++) s->t_stage[i] = tm[i + 1] - tm[i];
 
-  /* frames out, each with its source frame's time; flush's repeated frames are dropped */
-  ptrdiff_t plane = (ptrdiff_t)F * m->width * m->height;
-  pthread_mutex_lock(&s->mu);
-  for (int i = 0; i < F && !st; i++) {
-    sana_frame *src_f = i < s->in.n ? queue_at(&s->in, i) : NULL;
-    if (!src_f) continue; /* padding */
-    sana_frame *o = sana_frame_alloc(m->width, m->height);
-    if (!o || sana_video_unprep_frame(s->video + (size_t)i * m->width * m->height, SANA_F32, plane, m->height,
-                                      m->width, o->rgb, err)) {
-      sana_frame_free(o);
-      st = err && err->code ? err->code : sana_err(err, SANA_ERR_NOMEM, "out of memory");
+  /* frames out: RGB8 on the backend, each real frame down into its own sana_frame with its
+   * source frame's time; flush's repeated frames are dropped */
+  sana_tensor rgb = SANA_T(SANA_U8, s->d_rgb_out.data, n_real, m->height, m->width, 3);
+  be->video->frame_unprep(be, &rgb, &out, 0);
+  memset(o, 0, sizeof *o * (size_t)n_real);
+  size_t fbytes = (size_t)3 * m->width * m->height;
+  for (int i = 0; i < n_real; i++) {
+    if (!(o[i] = sana_frame_alloc(m->width, m->height))) {
+      st = sana_err(err, SANA_ERR_NOMEM, "out of memory");
       break;
     }
-    o->pts_us = src_f->pts_us;
-    if (!queue_push(&s->out, o)) { sana_frame_free(o); st = sana_err(err, SANA_ERR_NOMEM, "out of memory"); }
+    sana_tensor h = SANA_T(SANA_U8, o[i]->rgb, m->height, 3 * m->width), d = h;
+    d.data = (uint8_t *)s->d_rgb_out.data + i * fbytes;
+    be->download(be, &h, &d);
+    o[i]->pts_us = src[i]->pts_us;
+  }
+  if (!st) st = be->sync(be, err);
+  pthread_mutex_lock(&s->mu);
+  for (int i = 0; i < n_real; i++) {
+    if (!st && !queue_push(&s->out, o[i])) st = sana_err(err, SANA_ERR_NOMEM, "out of memory");
+    if (st) sana_frame_free(o[i]);
     else s->frames_emitted++;
   }
   for (int i = 0; i < F && s->in.n; i++) sana_frame_free(queue_pop(&s->in));
   s->chunk++;
   s->f0 += T;
-  s->last_seconds = sana_now() - t0;
+  tm[5] = sana_now();
+  for (int i = 0; i < 5; i++) s->t_stage[i] = tm[i + 1] - tm[i];
+  s->last_seconds = tm[5] - t0;
   pthread_mutex_unlock(&s->mu);
 done:
-  if (video.data) be->free(be, video.data);
   if (lat.data) be->free(be, lat.data);
-  if (x.data) be->free(be, x.data);
-  if (src.data) be->free(be, src.data);
   if (out.data) be->free(be, out.data);
   return st;
 }

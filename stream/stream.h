@@ -83,8 +83,12 @@ typedef struct sana_chunk_info {
   const char *active_prompt; /* valid until the next run_chunk */
   double seconds;            /* wall time of the chunk */
   /* its stages (wall time, the backend synchronised at each boundary): prompt encode (0 when
-   * cached or unchanged), VAE encode, DiT (4 denoising passes + cache pass), VAE decode */
-  double t_prompt, t_encode, t_dit, t_decode;
+   * cached or unchanged), VAE encode (including the frames' upload and preprocessing, t_prep),
+   * DiT (the noise, 4 denoising passes + the cache pass: t_pass[0..4]), VAE decode, output
+   * (frames to RGB8 on the backend, their download, the output queue) */
+  double t_prompt, t_encode, t_dit, t_decode, t_output;
+  double t_prep;
+  double t_pass[5];
 } sana_chunk_info;
 void sana_stream_last_chunk(const sana_stream *s, sana_chunk_info *info);
 

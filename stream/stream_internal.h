@@ -22,6 +22,7 @@ struct sana_model {
   int width, height;           /* pixels */
   int cin, hl, wl, t_stride;   /* latent channels, grid, temporal compression */
   sana_vae_decode_mode decode; /* causal for a causal decoder, else prepend */
+  size_t text_bytes;           /* backend memory the text encoder's weights took (0: not tracked) */
 };
 
 /* A FIFO of frames. */
@@ -43,13 +44,25 @@ struct sana_stream {
   int frames_emitted;
   int pad_frames;           /* repeated frames added by flush, dropped from the output */
   double last_seconds;
-  double t_stage[4]; /* prompt, encode, dit, decode of the last chunk */
+  double t_stage[5]; /* prompt, encode (with the frame upload and prep), dit, decode, output */
+  double t_prep;     /* the frame upload and prep, part of t_stage[1] */
+  double t_pass[5];  /* the DiT's passes: 4 Euler steps and the cache pass */
   sana_vae_stream *enc, *dec;
   sana_dit_state *dit;
-  /* host scratch for one chunk, sized for the largest chunk */
-  float *video;  /* [3, F, H, W] */
-  float *lat;    /* [Cin, T, hl, wl] */
-  float *tok;    /* [T·hl·wl, Cin] */
+  /* A chunk stays on the backend from the source bytes to the output bytes: the buffers are
+   * sized for the largest chunk when the stream is made (the source one grows with the source
+   * frame size). */
+  sana_tensor d_video;   /* [3, F, H, W] act: the VAE's input */
+  sana_tensor d_lat;     /* [Cin, T·hl·wl] act: the noise as drawn, then the decoder's input */
+  sana_tensor d_src;     /* [T·hl·wl, Cin] act: the source latents, token-major */
+  sana_tensor d_x;       /* [T·hl·wl, Cin] act: the noisy latents the sampler updates */
+  sana_tensor d_rgb_out; /* U8 [F, H, W, 3] */
+  void *d_rgb_in;        /* U8 source frames, packed one after another */
+  size_t d_rgb_in_bytes;
+  float *lat;            /* host [Cin, T, hl, wl]: the chunk's noise */
+  /* per frame of the largest chunk: its source frame, its output frame, its offset in d_rgb_in */
+  sana_frame **chunk_in, **chunk_out;
+  size_t *chunk_off;
 };
 
 #endif

@@ -24,9 +24,10 @@ void cpu_convert(void *dst, sana_dtype dd, const void *src, sana_dtype sd, int64
 float cpu_act(float x, sana_act act);
 
 void cpu_install_core_ops(sana_backend *be);
-/* Each family's file (cpu_dit.c, cpu_vae.c, cpu_text.c) installs its sub-table. */
+/* Each family's file (cpu_dit.c, cpu_vae.c, cpu_text.c, cpu_video.c) installs its sub-table. */
 void cpu_install_dit_ops(sana_backend *be);
 void cpu_install_vae_ops(sana_backend *be);
 void cpu_install_text_ops(sana_backend *be);
+void cpu_install_video_ops(sana_backend *be);
 
 #endif

@@ -136,5 +136,6 @@ sana_backend *sana_backend_cpu_create(sana_error *err) {
   cpu_install_dit_ops(be);
   cpu_install_vae_ops(be);
   cpu_install_text_ops(be);
+  cpu_install_video_ops(be);
   return be;
 }

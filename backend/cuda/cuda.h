@@ -90,6 +90,7 @@ void cuda_install_attention_op(sana_backend *be);
 void cuda_install_dit_ops(sana_backend *be);
 void cuda_install_vae_ops(sana_backend *be);
 void cuda_install_text_ops(sana_backend *be);
+void cuda_install_video_ops(sana_backend *be); /* cuda_prep.cu */
 
 /* dit.gdn_chunk (cuda_dit_gdn.cu), installed by cuda_dit.cu. */
 void cuda_dit_gdn_chunk(sana_backend *be, sana_tensor *o, const sana_tensor *q_hat, const sana_tensor *q_rot,

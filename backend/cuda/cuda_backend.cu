@@ -345,5 +345,6 @@ extern "C" sana_backend *sana_backend_cuda_create(sana_error *err) {
   cuda_install_dit_ops(be);
   cuda_install_vae_ops(be);
   cuda_install_text_ops(be);
+  cuda_install_video_ops(be);
   return be;
 }

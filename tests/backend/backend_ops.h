@@ -18,6 +18,9 @@ typedef enum bo_kind {
   BO_ACT,    /* be->act_dtype (F32 on the CPU, BF16 on CUDA) */
   BO_WEIGHT, /* be->weight_dtype */
   BO_F32,    /* F32 on every backend (RoPE tables, fp32 states) */
+  BO_U8,     /* U8 on every backend (RGB8 frames): inputs get integers 0..255, and outputs are
+              * poisoned with 0 on the backend under test and 255 on the reference, so an element
+              * neither writes fails and one only one side skips fails unless it is 0 or 255 */
 } bo_kind;
 
 typedef enum bo_init {
@@ -79,6 +82,7 @@ extern const bo_family bo_core_family;
 extern const bo_family bo_dit_family;
 extern const bo_family bo_vae_family;
 extern const bo_family bo_text_family;
+extern const bo_family bo_video_family;
 
 #define BO_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

@@ -23,7 +23,7 @@
 #define SKIP_CODE 77
 
 static const bo_family *const families[] = {&bo_core_family, &bo_dit_family, &bo_vae_family,
-                                            &bo_text_family};
+                                            &bo_text_family, &bo_video_family};
 
 /* ---- inputs ---- */
 
@@ -56,13 +56,38 @@ static float *make_host(const bo_tensor *t, uint64_t seed, int inplace) {
     case BO_OUT: v = inplace ? t->amp * (2.0f * rng_unit(&s) - 1.0f) : NAN; break;
     default: v = t->amp * (2.0f * rng_unit(&s) - 1.0f); break;
     }
-    h[i] = t->kind == BO_F32 ? v : sana_round_bf16(v);
+    if (t->kind == BO_U8) h[i] = t->init == BO_OUT && !inplace ? NAN : floorf(256.0f * rng_unit(&s));
+    else h[i] = t->kind == BO_F32 ? v : sana_round_bf16(v);
   }
   return h;
 }
 
 static sana_dtype dtype_on(sana_backend *be, bo_kind k) {
-  return k == BO_ACT ? be->act_dtype : k == BO_WEIGHT ? be->weight_dtype : SANA_F32;
+  return k == BO_ACT ? be->act_dtype : k == BO_WEIGHT ? be->weight_dtype : k == BO_U8 ? SANA_U8 : SANA_F32;
+}
+
+/* U8 tensors cross as bytes (no backend converts them): NaN (an output) becomes `poison`. */
+static void upload_u8(sana_backend *be, sana_tensor *dst, const float *h, uint8_t poison) {
+  int64_t n = sana_numel(dst);
+  uint8_t *b = malloc((size_t)(n ? n : 1));
+  if (!b) return;
+  for (int64_t i = 0; i < n; i++) b[i] = isnan(h[i]) ? poison : (uint8_t)h[i];
+  sana_tensor t = sana_tensor_make(SANA_U8, b, dst->nd, dst->ne);
+  be->upload(be, dst, &t);
+  free(b);
+}
+
+static void download_u8(sana_backend *be, float *h, const sana_tensor *src) {
+  int64_t n = sana_numel(src);
+  uint8_t *b = malloc((size_t)(n ? n : 1));
+  if (!b) {
+    for (int64_t i = 0; i < n; i++) h[i] = NAN;
+    return;
+  }
+  sana_tensor t = sana_tensor_make(SANA_U8, b, src->nd, src->ne);
+  be->download(be, &t, src);
+  for (int64_t i = 0; i < n; i++) h[i] = b[i];
+  free(b);
 }
 
 /* ---- one case on one backend ---- */
@@ -81,13 +106,14 @@ static void run_free(sana_backend *be, run *r, int nt) {
 
 /* Uploads the inputs, runs the op, downloads the outputs. Returns 0, 1 when the backend lacks
  * the op, -1 on an error (message in *err). */
-static int run_case(sana_backend *be, const bo_case *c, float *const *host, run *r, sana_error *err) {
+static int run_case(sana_backend *be, const bo_case *c, float *const *host, int is_ref, run *r, sana_error *err) {
   memset(r, 0, sizeof *r);
   for (int i = 0; i < c->nt; i++) {
     const bo_tensor *s = &c->t[i];
     if (sana_backend_tensor(be, &r->t[i], dtype_on(be, s->kind), s->nd, s->ne, err)) return -1;
     sana_tensor h = sana_tensor_make(SANA_F32, host[i], s->nd, s->ne);
-    be->upload(be, &r->t[i], &h);
+    if (s->kind == BO_U8) upload_u8(be, &r->t[i], host[i], is_ref ? 255 : 0);
+    else be->upload(be, &r->t[i], &h);
   }
   if (be->sync(be, err)) return -1;
   if (c->apply(be, c, r->t)) return 1;
@@ -98,7 +124,8 @@ static int run_case(sana_backend *be, const bo_case *c, float *const *host, run 
     r->out[i] = malloc(sizeof(float) * (size_t)(n ? n : 1));
     if (!r->out[i]) return sana_err(err, SANA_ERR_NOMEM, "host memory for outputs"), -1;
     sana_tensor h = sana_tensor_make(SANA_F32, r->out[i], c->t[i].nd, c->t[i].ne);
-    be->download(be, &h, &r->t[i]);
+    if (c->t[i].kind == BO_U8) download_u8(be, r->out[i], &r->t[i]);
+    else be->download(be, &h, &r->t[i]);
   }
   return be->sync(be, err) ? -1 : 0;
 }
@@ -208,13 +235,13 @@ int main(int argc, char **argv) {
       memset(&rr, 0, sizeof rr);
       char result[16] = "ok";
       double worst = 0;
-      int st = ok ? run_case(be, c, host, &rt, &err) : -1;
+      int st = ok ? run_case(be, c, host, 0, &rt, &err) : -1;
       if (st < 0) {
         snprintf(result, sizeof result, "ERROR");
       } else if (st == 1) {
         snprintf(result, sizeof result, "n/a");
       } else if (!(c->flags & BO_PERF_ONLY)) {
-        int sr = run_case(ref, c, host, &rr, &err);
+        int sr = run_case(ref, c, host, 1, &rr, &err);
         if (sr) {
           snprintf(result, sizeof result, sr > 0 ? "n/a" : "ERROR");
           if (sr > 0) snprintf(err.msg, sizeof err.msg, "the CPU reference lacks this op");
