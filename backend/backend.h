@@ -59,6 +59,10 @@ struct sana_backend {
   /* Waits for queued work; returns the first failure since the last sync (and clears it). */
   sana_status (*sync)(sana_backend *be, sana_error *err);
   void (*destroy)(sana_backend *be);
+  /* Optional (NULL: plain malloc/free serve): host memory that upload/download move fastest
+   * (page-locked on CUDA), for buffers that cross every chunk. Costly to get: allocate once. */
+  void *(*host_alloc)(sana_backend *be, size_t bytes);
+  void (*host_free)(sana_backend *be, void *p);
   /* Optional (NULL where not tracked): bytes allocated now and at the peak since creation. */
   void (*mem_stats)(sana_backend *be, size_t *live, size_t *peak);
 

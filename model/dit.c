@@ -24,23 +24,52 @@ void sana_dit_timestep_freq(float *out, int dim, int tau) {
   }
 }
 
+/* One pair's rotation: position pos (a frame, row or column index) at pair j of a section of
+ * dim dims. */
+static void rope_pair(double pos, int j, double dim, float *c, float *s) {
+  double a = pos / pow(10000.0, 2.0 * j / dim);
+  *c = (float)cos(a);
+  *s = (float)sin(a);
+}
+
 void sana_dit_rope_tables(float *cs, float *sn, int D, int64_t f0, int64_t T, int64_t hl, int64_t wl) {
-  int hd = 2 * (D / 6), td = D - 2 * hd, half = D / 2;
+  int hd = 2 * (D / 6), td = D - 2 * hd, half = D / 2, nt = td / 2, nh = hd / 2;
+  /* A pair depends on one coordinate only: the distinct (coordinate, pair) values are computed
+   * once (T·nt + (hl + wl)·nh of them instead of T·hl·wl·half), then tiled over the tokens. */
+  int64_t rows = T + hl + wl;
+  float *pc = malloc(sizeof(float) * (size_t)(2 * rows * half));
+  if (!pc) { /* no scratch: one token at a time, the same values */
+    for (int64_t t = 0; t < T; t++)
+      for (int64_t h = 0; h < hl; h++)
+        for (int64_t w = 0; w < wl; w++) {
+          int64_t n = ((t * hl + h) * wl + w) * half;
+          for (int j = 0; j < nt; j++) rope_pair((double)(f0 + t), j, td, cs + n + j, sn + n + j);
+          for (int j = 0; j < nh; j++) rope_pair((double)h, j, hd, cs + n + nt + j, sn + n + nt + j);
+          for (int j = 0; j < nh; j++) rope_pair((double)w, j, hd, cs + n + nt + nh + j, sn + n + nt + nh + j);
+        }
+    return;
+  }
+  float *ps = pc + rows * half, *tc = pc, *ts = ps, *hc = pc + T * half, *hs = ps + T * half;
+  float *wc = hc + hl * half, *ws = hs + hl * half;
+  for (int64_t t = 0; t < T; t++)
+    for (int j = 0; j < nt; j++) rope_pair((double)(f0 + t), j, td, tc + t * half + j, ts + t * half + j);
+  for (int64_t h = 0; h < hl; h++)
+    for (int j = 0; j < nh; j++) rope_pair((double)h, j, hd, hc + h * half + j, hs + h * half + j);
+  for (int64_t w = 0; w < wl; w++)
+    for (int j = 0; j < nh; j++) rope_pair((double)w, j, hd, wc + w * half + j, ws + w * half + j);
+  size_t bt = sizeof(float) * (size_t)nt, bh = sizeof(float) * (size_t)nh;
   for (int64_t t = 0; t < T; t++)
     for (int64_t h = 0; h < hl; h++)
       for (int64_t w = 0; w < wl; w++) {
-        int64_t n = (t * hl + h) * wl + w;
-        for (int i = 0; i < half; i++) {
-          double pos, dim;
-          int j;
-          if (i < td / 2) pos = (double)(f0 + t), dim = td, j = i;
-          else if (i < td / 2 + hd / 2) pos = (double)h, dim = hd, j = i - td / 2;
-          else pos = (double)w, dim = hd, j = i - td / 2 - hd / 2;
-          double a = pos / pow(10000.0, 2.0 * j / dim);
-          cs[n * half + i] = (float)cos(a);
-          sn[n * half + i] = (float)sin(a);
-        }
+        int64_t n = ((t * hl + h) * wl + w) * half;
+        memcpy(cs + n, tc + t * half, bt);
+        memcpy(sn + n, ts + t * half, bt);
+        memcpy(cs + n + nt, hc + h * half, bh);
+        memcpy(sn + n + nt, hs + h * half, bh);
+        memcpy(cs + n + nt + nh, wc + w * half, bh);
+        memcpy(sn + n + nt + nh, ws + w * half, bh);
       }
+  free(pc);
 }
 
 void sana_dit_gather_chunk(float *dst, const float *cts, int64_t C, int64_t t_all, int64_t S, int64_t f0, int64_t T) {

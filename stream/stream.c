@@ -155,6 +155,8 @@ void sana_stream_free(sana_stream *s) {
   void *dev[] = {s->d_video.data, s->d_lat.data, s->d_src.data, s->d_x.data, s->d_rgb_out.data, s->d_rgb_in};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) be->free(be, dev[i]);
+  if (be->host_free) be->host_free(be, s->h_rgb_out);
+  else free(s->h_rgb_out);
   free(s->lat);
   free(s->chunk_in);
   free(s->chunk_out);
@@ -194,6 +196,12 @@ sana_stream *sana_stream_new(sana_model *m, const sana_stream_options *opt, sana
       sana_backend_tensor(be, &s->d_x, be->act_dtype, 2, (int64_t[]){N, m->cin}, err) ||
       sana_backend_tensor(be, &s->d_rgb_out, SANA_U8, 4, (int64_t[]){F, m->height, m->width, 3}, err)) {
     sana_err_prefix(err, "stream: ");
+    goto fail;
+  }
+  size_t out_bytes = (size_t)F * 3 * m->width * m->height;
+  if (!(s->h_rgb_out = be->host_alloc ? be->host_alloc(be, out_bytes) : malloc(out_bytes))) {
+    sana_err(err, SANA_ERR_NOMEM, "stream: cannot allocate %.1f MiB of host memory for the output frames",
+             (double)out_bytes / (1 << 20));
     goto fail;
   }
   if (s->noise && (s->noise->dtype != SANA_F32 || s->noise->nd != 4 || s->noise->ne[0] != m->cin ||
@@ -430,23 +438,23 @@ static sana_status run_chunk(sana_stream *s, sana_error *err) {
   if ((st = be->sync(be, err))) goto done;
   tm[4] = sana_now();
 
-  /* frames out: RGB8 on the backend, each real frame down into its own sana_frame with its
-   * source frame's time; flush's repeated frames are dropped */
-  sana_tensor rgb = SANA_T(SANA_U8, s->d_rgb_out.data, n_real, m->height, m->width, 3);
+  /* frames out: RGB8 on the backend, one download of the real frames, then each into its own
+   * sana_frame with its source frame's time; flush's repeated frames are dropped */
+  sana_tensor rgb = SANA_T(SANA_U8, s->d_rgb_out.data, n_real, m->height, m->width, 3), h_rgb = rgb;
+  h_rgb.data = s->h_rgb_out;
   be->video->frame_unprep(be, &rgb, &out, 0);
+  be->download(be, &h_rgb, &rgb);
+  st = be->sync(be, err);
   memset(o, 0, sizeof *o * (size_t)n_real);
   size_t fbytes = (size_t)3 * m->width * m->height;
-  for (int i = 0; i < n_real; i++) {
+  for (int i = 0; i < n_real && !st; i++) {
     if (!(o[i] = sana_frame_alloc(m->width, m->height))) {
       st = sana_err(err, SANA_ERR_NOMEM, "out of memory");
       break;
     }
-    sana_tensor h = SANA_T(SANA_U8, o[i]->rgb, m->height, 3 * m->width), d = h;
-    d.data = (uint8_t *)s->d_rgb_out.data + i * fbytes;
-    be->download(be, &h, &d);
+    memcpy(o[i]->rgb, s->h_rgb_out + i * fbytes, fbytes);
     o[i]->pts_us = src[i]->pts_us;
   }
-  if (!st) st = be->sync(be, err);
   pthread_mutex_lock(&s->mu);
   for (int i = 0; i < n_real; i++) {
     if (!st && !queue_push(&s->out, o[i])) st = sana_err(err, SANA_ERR_NOMEM, "out of memory");
