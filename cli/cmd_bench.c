@@ -102,11 +102,14 @@ int cmd_bench(int argc, char **argv) {
   enum { C_TOT, C_PREP, C_ENC, C_DIT, C_PASS, C_DEC = C_PASS + 5, C_OUT, C_N };
   double *tm = calloc((size_t)chunks * C_N, sizeof(double));
   int frames = 0, rc = 0;
+  double prompt1 = 0;
   printf("sana bench: %s backend, %dx%d, %d chunks, weights %s (loaded in %.1f s)\n", be->name, W, H, chunks, weights, t_load);
   printf("%6s %7s %9s %9s %9s %9s %7s %7s %7s %7s %7s %9s %9s %9s %8s\n", "chunk", "frames", "prompt ms", "prep ms",
          "encode ms", "dit ms", "pass1", "pass2", "pass3", "pass4", "cache", "decode ms", "output ms", "chunk ms", "fps");
   for (int k = 0; k < chunks && !rc; k++) {
     int need = sana_stream_frames_needed(s), ran = 0;
+    /* a new prompt at chunk 1 measures a warm prompt change (chunk 0's includes first-call setup) */
+    if (k == 1 && sana_stream_set_prompt(s, "turn the scene into a watercolor painting", &err)) { rc = 1; break; }
     for (int i = 0; i < need; i++, frames++) { /* a moving pattern: the content does not change the cost */
       for (int y = 0; y < H; y++) memset(f->rgb + (size_t)y * f->stride, (y + frames) & 0xff, (size_t)f->stride);
       f->pts_us = frames * 41667LL;
@@ -118,6 +121,7 @@ int cmd_bench(int argc, char **argv) {
     while (sana_stream_pop_frame(s, &o)) sana_frame_free(o);
     sana_chunk_info ci;
     sana_stream_last_chunk(s, &ci);
+    if (k == 1) prompt1 = ci.t_prompt;
     double *r = tm + (size_t)k * C_N;
     r[C_TOT] = ci.seconds;
     r[C_PREP] = ci.t_prep;
@@ -162,6 +166,7 @@ int cmd_bench(int argc, char **argv) {
     printf("  output %8.1f ms   %7.1f fps   (RGB8 on the backend, download)\n", 1e3 * med[C_OUT], fr / med[C_OUT]);
     printf("  chunk  %8.1f ms   %7.1f fps end to end (stages run one after another)\n", 1e3 * mt, fr / mt);
     printf("  first chunk latency %.1f ms (33 frames)\n", 1e3 * first);
+    printf("  prompt change (chunk 1, text encoder + caption K/V) %.1f ms\n", 1e3 * prompt1);
     if (be->mem_stats) {
       printf("  backend memory: weights %.2f GB, peak %.2f GB (one stream, text encoder included)\n", live0 / 1e9, peak / 1e9);
       printf("  backend memory without the text encoder: peak %.2f GB (its weights, %.2f GB, taken off)\n",
