@@ -8,8 +8,8 @@
  *    Frame-major [T, C, H, W] with batch 1 is NCDHW with the D and C strides swapped, so the
  *    op transposes x to [T+2, H', W', Ci] (reflect padding resolved into a one-pixel border
  *    there; zeros padding left to cuDNN), runs the implicit-precomp GEMM, and transposes the
- *    [T, H, W, Co] result back with the bias added. The weight, rearranged to [Co, 3, 3, 3, Ci],
- *    is kept per weight address until that memory is freed (cuda_vae_forget).
+ *    [T, H, W, Co] result back with the bias added. The weight is rearranged to [Co, 3, 3, 3, Ci]
+ *    in place on first use, its address remembered until that memory is freed (get_weight).
  *  - our own implicit GEMM on mma.sync (135 TF/s), used without cuDNN and for shapes cuDNN
  *    refuses: a block computes 64 output channels × an 8×32 pixel tile of one output frame;
  *    per input frame kt and run of 32 input channels it stages the tile's 10×34 halo (padding
@@ -266,10 +266,12 @@ __global__ void reflect_border_kernel(bf16 *xc, int64_t F, int C, int H, int W) 
 }
 
 /* w [Co][Ci][27] → [Co][27][Ci] */
-__global__ void weight_cl_kernel(bf16 *o, const bf16 *w, int64_t Co, int64_t Ci) {
+/* [Co][Ci][27] <-> [Co][27][Ci]; back = 1 undoes it */
+__global__ void weight_cl_kernel(bf16 *o, const bf16 *w, int64_t Co, int64_t Ci, int back) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < 27 * Co * Ci; i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t co = i / (27 * Ci), tap = i / Ci % 27, ci = i % Ci;
-    o[i] = w[(co * Ci + ci) * 27 + tap];
+    int64_t co = i / (27 * Ci), tap = i / Ci % 27, ci = i % Ci, j = (co * Ci + ci) * 27 + tap;
+    if (back) o[j] = w[i];
+    else o[i] = w[j];
   }
 }
 
@@ -300,9 +302,8 @@ struct conv_plan {
   size_t ws;
 };
 struct conv_weight {
-  const void *key; /* the weight's device address */
+  const void *key; /* the weight's device address, which now holds it as [Co][3][3][3][Ci] */
   int64_t Co, Ci;
-  bf16 *wk; /* [Co][3][3][3][Ci] */
 };
 struct cuda_vae_state {
   int dnn_state; /* 0 not tried, 1 ready, -1 unavailable or switched off */
@@ -365,24 +366,49 @@ static conv_plan *get_plan(cuda_vae_state *st, int T, int Ci, int Co, int H, int
   return q->ok ? q : NULL;
 }
 
-/* The weight in [Co][3][3][3][Ci], made on first use of this address. */
+static conv_weight *find_weight(cuda_vae_state *st, const sana_tensor *w) {
+  for (int i = 0; st && i < st->n_weights; i++) {
+    conv_weight *q = &st->weights[i];
+    if (q->key == w->data && q->Co == w->ne[0] && q->Ci == w->ne[1]) return q;
+  }
+  return NULL;
+}
+
+/* The weight as [Co][3][3][3][Ci]. On first use the tensor's own memory is rearranged in place
+ * (through a scratch copy) rather than kept twice: the VAE's conv weights are 2.4 GB, and only
+ * conv3d reads them. The address is remembered until that memory is freed (cuda_vae_forget);
+ * a conv that must fall back to our own kernel undoes the layout into scratch (weight_for_own). */
 static const bf16 *get_weight(sana_backend *be, cuda_vae_state *st, const sana_tensor *w) {
   int64_t Co = w->ne[0], Ci = w->ne[1];
-  for (int i = 0; i < st->n_weights; i++) {
-    conv_weight *q = &st->weights[i];
-    if (q->key == w->data && q->Co == Co && q->Ci == Ci) return q->wk;
-  }
+  if (find_weight(st, w)) return (const bf16 *)w->data;
   if (st->n_weights == st->cap_weights) {
     int cap = st->cap_weights ? 2 * st->cap_weights : 64;
     conv_weight *nw = (conv_weight *)realloc(st->weights, (size_t)cap * sizeof *nw);
     if (!nw) return NULL;
     st->weights = nw, st->cap_weights = cap;
   }
-  bf16 *wk = (bf16 *)be->alloc(be, (size_t)(27 * Co * Ci) * sizeof(bf16));
-  if (!wk) return NULL;
-  weight_cl_kernel<<<cuda_blocks(27 * Co * Ci, 256), 256, 0, cuda_of(be)->stream>>>(wk, (const bf16 *)w->data, Co, Ci);
-  st->weights[st->n_weights++] = conv_weight{w->data, Co, Ci, wk};
-  return wk;
+  size_t bytes = (size_t)(27 * Co * Ci) * sizeof(bf16);
+  bf16 *tmp = (bf16 *)be->alloc(be, bytes);
+  if (!tmp) return NULL;
+  cudaStream_t s = cuda_of(be)->stream;
+  cudaMemcpyAsync(tmp, w->data, bytes, cudaMemcpyDeviceToDevice, s);
+  weight_cl_kernel<<<cuda_blocks(27 * Co * Ci, 256), 256, 0, s>>>((bf16 *)w->data, tmp, Co, Ci, 0);
+  be->free(be, tmp); /* stream-ordered reuse: later work on this stream sees the kernel done */
+  st->weights[st->n_weights++] = conv_weight{w->data, Co, Ci};
+  return (const bf16 *)w->data;
+}
+
+/* The weight in the checkpoint's [Co][Ci][3][3][3] for our own kernel: the tensor itself, or a
+ * scratch copy with the layout undone where get_weight rearranged it; *scratch to be freed. */
+static const bf16 *weight_for_own(sana_backend *be, const sana_tensor *w, bf16 **scratch) {
+  *scratch = NULL;
+  if (!find_weight((cuda_vae_state *)cuda_of(be)->vae, w)) return (const bf16 *)w->data;
+  int64_t Co = w->ne[0], Ci = w->ne[1];
+  *scratch = (bf16 *)be->alloc(be, (size_t)(27 * Co * Ci) * sizeof(bf16));
+  if (!*scratch) return NULL;
+  weight_cl_kernel<<<cuda_blocks(27 * Co * Ci, 256), 256, 0, cuda_of(be)->stream>>>(*scratch, (const bf16 *)w->data,
+                                                                                      Co, Ci, 1);
+  return *scratch;
 }
 
 /* Runs the conv through cuDNN; false (nothing launched) where it cannot, so the caller falls
@@ -429,9 +455,7 @@ void cuda_vae_forget(sana_backend *be, const void *p, size_t bytes) {
   for (int i = 0; i < st->n_weights;) {
     const char *k = (const char *)st->weights[i].key;
     if (k >= (const char *)p && k < (const char *)p + bytes) {
-      bf16 *wk = st->weights[i].wk;
-      st->weights[i] = st->weights[--st->n_weights]; /* removed before the free re-enters here */
-      be->free(be, wk);
+      st->weights[i] = st->weights[--st->n_weights]; /* the memory itself is the caller's to free */
     } else {
       i++;
     }
@@ -449,7 +473,6 @@ void cuda_vae_release(sana_backend *be) {
     if (q->wd) cudnnDestroyFilterDescriptor(q->wd);
     if (q->cd) cudnnDestroyConvolutionDescriptor(q->cd);
   }
-  while (st->n_weights) be->free(be, st->weights[--st->n_weights].wk);
   if (st->dnn_state == 1) cudnnDestroy(st->dnn);
   free(st->plans);
   free(st->weights);
@@ -484,6 +507,15 @@ void cuda_conv3d(sana_backend *be, sana_tensor *y, const sana_tensor *x, const s
   const bf16 *bd = b ? (const bf16 *)b->data : nullptr;
 #ifdef SANA_HAVE_CUDNN
   if (conv3d_cudnn(be, y, x, w, b, T, Ci, Co, H, W, reflect)) return;
-#endif
+  bf16 *scratch;
+  const bf16 *wo = weight_for_own(be, w, &scratch);
+  if (!wo) {
+    cuda_fail(be, OP, "out of device memory for the weight's layout (%lldx%lld)", (long long)Co, (long long)Ci);
+    return;
+  }
+  conv3d_own(be, (bf16 *)y->data, (const bf16 *)x->data, wo, bd, T, Ci, Co, H, W, reflect);
+  if (scratch) be->free(be, scratch);
+#else
   conv3d_own(be, (bf16 *)y->data, (const bf16 *)x->data, (const bf16 *)w->data, bd, T, Ci, Co, H, W, reflect);
+#endif
 }
