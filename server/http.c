@@ -267,6 +267,32 @@ static void stop_own_session(sana_server *srv, SoupServerMessage *msg) {
     reply_error(msg, 409, "%d sessions were started from %s: give {\"session_id\"} to say which to stop", n, from);
 }
 
+/* The web app's static files (no directory traversal: no "..", no hidden files). They are
+ * public, like /health: the page must load before it can present a token (?token=T). Returns
+ * 1 when it replied. */
+static int route_static(sana_server *srv, SoupServerMessage *msg, const char *path) {
+  if (!srv->opt.web_dir) {
+    if (strcmp(path, "/")) return 0;
+    reply_error(msg, 404, "the web app is not built: run `cmake --build build --target web` (needs npm) or pass --web DIR");
+    return 1;
+  }
+  const char *rel = !strcmp(path, "/") ? "index.html" : path + 1;
+  if (strstr(rel, "..") || rel[0] == '.') return 0;
+  char *file = g_build_filename(srv->opt.web_dir, rel, NULL);
+  gchar *contents = NULL;
+  gsize len = 0;
+  int found = g_file_test(file, G_FILE_TEST_IS_REGULAR) && g_file_get_contents(file, &contents, &len, NULL);
+  g_free(file);
+  if (!found) return 0;
+  const char *type = g_str_has_suffix(rel, ".html") ? "text/html"
+                     : g_str_has_suffix(rel, ".js") ? "text/javascript"
+                     : g_str_has_suffix(rel, ".css") ? "text/css"
+                                                     : "application/octet-stream";
+  soup_server_message_set_status(msg, 200, NULL);
+  soup_server_message_set_response(msg, type, SOUP_MEMORY_TAKE, contents, len);
+  return 1;
+}
+
 static void handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data) {
   sana_server *srv = data;
   const char *method = soup_server_message_get_method(msg);
@@ -286,6 +312,7 @@ static void handler(SoupServer *server, SoupServerMessage *msg, const char *path
     else route_upload_put(srv, msg, path + strlen("/uploads/"));
     return;
   }
+  if (!strcmp(method, "GET") && route_static(srv, msg, path)) return;
   if (check_versions(msg) || check_token(srv, msg)) return;
 
   if (!strcmp(path, "/start_session") || !strcmp(path, "/sessions")) {
@@ -351,30 +378,6 @@ static void handler(SoupServer *server, SoupServerMessage *msg, const char *path
       g_free(base);
       return;
     }
-  }
-  if (srv->opt.web_dir && !strcmp(method, "GET")) {
-    /* Static files of the web app (no directory traversal: no "..", no hidden files). */
-    const char *rel = !strcmp(path, "/") ? "index.html" : path + 1;
-    if (!strstr(rel, "..") && rel[0] != '.') {
-      char *file = g_build_filename(srv->opt.web_dir, rel, NULL);
-      gchar *contents = NULL;
-      gsize len = 0;
-      if (g_file_get_contents(file, &contents, &len, NULL)) {
-        const char *type = g_str_has_suffix(rel, ".html") ? "text/html"
-                           : g_str_has_suffix(rel, ".js") ? "text/javascript"
-                           : g_str_has_suffix(rel, ".css") ? "text/css"
-                                                           : "application/octet-stream";
-        soup_server_message_set_status(msg, 200, NULL);
-        soup_server_message_set_response(msg, type, SOUP_MEMORY_TAKE, contents, len);
-        g_free(file);
-        return;
-      }
-      g_free(file);
-    }
-  }
-  if (!srv->opt.web_dir && !strcmp(method, "GET") && !strcmp(path, "/")) {
-    reply_error(msg, 404, "the web app is not built: run `cmake --build build --target web` (needs npm) or pass --web DIR");
-    return;
   }
   reply_error(msg, 404, "no endpoint %s %s", method, path);
 }

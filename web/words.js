@@ -30,7 +30,11 @@ function plain(words, message) {
   }
   if (status === 429)
     return `The server is busy (${reason}). Close the other tab or window that uses it, or start sana serve with a larger --max-sessions.`;
-  if (status === 401) return "The server needs a token: open this page as /?token=YOUR_TOKEN.";
+  if (status === 401) {
+    return /rejected/.test(reason)
+      ? "The server did not accept the token in this page's address (?token=...)."
+      : "The server needs a token: open this page as /?token=YOUR_TOKEN.";
+  }
   return `${words}: ${reason}.`;
 }
 

@@ -135,8 +135,11 @@ t("errors in words: a command_error, the session limit, a token, anything else",
   const busy = 'Connection failed: Error: Failed to start session: 429 {"error":"session limit reached: 1 of 1 sessions in use"}';
   assert.equal(sdkError("CONNECTION_FAILED", busy), "The server is busy (session limit reached: 1 of 1 sessions in use). " +
                "Close the other tab or window that uses it, or start sana serve with a larger --max-sessions.");
-  assert.equal(connectionError('Error: Failed to start session: 401 {"error":"missing or wrong bearer token"}'),
+  // the server's two 401 reasons (server/http.c check_token)
+  assert.equal(connectionError('Error: Failed to start session: 401 {"error":"missing Authorization: Bearer <token>"}'),
                "The server needs a token: open this page as /?token=YOUR_TOKEN.");
+  assert.equal(sdkError("CONNECTION_FAILED", 'Connection failed: Error: Failed to create session: 401 {"error":"bearer token rejected"}'),
+               "The server did not accept the token in this page's address (?token=...).");
   assert.equal(sdkError("GPU_CONNECTION_ERROR", "Transport connection failed"),
                "The media connection to the server failed: Transport connection failed.");
   assert.equal(sdkError("SOMETHING_NEW", "x"), "Connection problem: x.");

@@ -38,8 +38,8 @@ ffmpeg("-f", "lavfi", "-i", `testsrc2=size=${W}x${H}:rate=24`, "-t", "0.5", "-pi
 
 // ---- the server ----
 let serverLog = "";
-function startServer(port) {
-  const p = spawn(bin, ["serve", "--weights", weights, "--port", String(port), "--size", `${W}x${H}`, "--backend", "cpu"],
+function startServer(port, ...extra) {
+  const p = spawn(bin, ["serve", "--weights", weights, "--port", String(port), "--size", `${W}x${H}`, "--backend", "cpu", ...extra],
                   { stdio: ["ignore", "pipe", "pipe"],
                     env: { ...process.env, OPENBLAS_NUM_THREADS: "1",
                            ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ""}:fast_unwind_on_malloc=0` } });
@@ -279,13 +279,30 @@ try {
   await page.goto("about:blank");
   check(await until(async () => (await (await fetch(url + "/health")).json()).sessions === 0, 5000, "session ended"),
         "leaving the page ends its session");
+  check(await stopServer(server) === 0, "server exits cleanly");
+
+  // 13. a server with --token: the page itself loads without it and asks for ?token=
+  server = startServer(port, "--token", "s3cret");
+  await server.url;
+  const needs = async (query, re, what) => {
+    await page.goto(`${url}/${query}`);
+    const t = await until(async () => { const e = await errorsShown(); return re.test(e) && e; }, 10000, what);
+    check(t, `${what}: "${(t || "").trim()}"`);
+  };
+  await needs("", /needs a token: open this page as \/\?token=/, "without a token the page says how to give one");
+  await needs("?token=wrong", /did not accept the token/, "a wrong token is said to be wrong");
+  await page.goto(`${url}/?token=s3cret`);
+  check(await until(async () => (await text("#conn")) === "ready", 15000, "ready with token"), "with ?token= the page connects");
+  await page.goto("about:blank");
+  check(await until(async () => (await (await fetch(url + "/health")).json()).sessions === 0, 5000, "token session ended"),
+        "... and leaving ends the session (the DELETE carries the token)");
 } catch (e) {
   check(false, `exception: ${e && e.stack || e}`);
 }
 check(pageErrors.length === 0, `no uncaught page errors ${pageErrors.join(" | ")}`);
 await browser.close();
 const code = await stopServer(server);
-check(code === 0, `server exits cleanly (${code})`);
+check(code === 0, `the --token server exits cleanly (${code})`);
 fs.writeFileSync(path.join(scratch, "server.log"), serverLog);
 if (failures) console.log(serverLog.split("\n").slice(-40).join("\n"), `\n(whole server log: ${scratch}/server.log)`);
 console.log(`web_app: ${checks - failures} passed, ${failures} failed in ${elapsed()}; screenshots in ${shots}`);
