@@ -278,8 +278,8 @@ function onMessage(m) {
     break;
   case "generation_complete":
     run.complete = true;
+    // the last edited frames are still being paced out: the clip plays on to its end
     say(`generation complete: ${d.total_chunks} chunks`);
-    if (source === "file") el.sourceVideo.pause();
     break;
   case "video_accepted":
     clearError("set_video");
