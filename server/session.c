@@ -125,11 +125,7 @@ static gboolean on_event_main(gpointer data) {
     s->probe = NULL;
     if (!e->ok) {
       send_error(s, "set_video", e->text);
-    } else if (e->media.num_frames < 33) {
-      char reason[128];
-      snprintf(reason, sizeof reason, "the clip has %d frames; at least 33 are needed", e->media.num_frames);
-      send_error(s, "set_video", reason);
-    } else {
+    } else { /* any length: the worker pads a short clip's one chunk with its last frame */
       char upload_id[SANA_ID_MAX];
       g_strlcpy(upload_id, e->text, sizeof upload_id);
       sana_ctl_video_accepted(&s->ctl, upload_id, e->media.num_frames);

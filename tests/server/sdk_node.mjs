@@ -359,6 +359,21 @@ try {
   reactor.sendCommand("set_video", { video: junk });
   const e = await waitMsg(n, (m) => m.type === "command_error", 5000, "command_error for junk video");
   check(e && e.data.command === "set_video" && e.data.reason.includes("decode failed"), `set_video junk -> ${e && e.data.reason}`);
+  // A clip shorter than the first chunk (12 frames, half a second) is edited whole, as `sana edit` does.
+  const short = path.join(scratch, "short.webm");
+  execFileSync("ffmpeg", ["-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x96:rate=24", "-frames:v", "12",
+                          "-c:v", "libvpx", "-pix_fmt", "yuv420p", short]);
+  n = messages.length;
+  const sref = await reactor.uploadFile(new Blob([fs.readFileSync(short)], { type: "video/webm" }), { name: "short.webm" });
+  reactor.sendCommand("set_video", { video: sref });
+  const sacc = await waitMsg(n, (m) => m.type === "video_accepted", 5000, "video_accepted (12 frames)");
+  check(sacc && sacc.data.num_frames === 12, `a 12-frame clip is accepted ${sacc && JSON.stringify(sacc.data)}`);
+  reactor.sendCommand("start", {});
+  const sdone = await waitMsg(n, (m) => m.type === "generation_complete", 10000 * slow, "generation_complete (12 frames)");
+  const schunks = since(n).filter((m) => m.type === "chunk_complete");
+  check(sdone && sdone.data.total_chunks === 1 && schunks.length === 1,
+        `the 12-frame clip runs to generation_complete in one chunk ${sdone && JSON.stringify(sdone.data)}`);
+  reactor.sendCommand("reset", {});
   fileDone = true;
 } catch (err) {
   check(false, `file mode: ${err.stack || err}`);

@@ -126,8 +126,8 @@ t("prompt delay: a prompt overtaken before its chunk is dropped", () => {
 });
 
 t("errors in words: a command_error, the session limit, a token, anything else", () => {
-  assert.equal(commandError("set_video", "the clip has 12 frames; at least 33 are needed"),
-               "The server could not use this video: the clip has 12 frames; at least 33 are needed.");
+  assert.equal(commandError("set_video", "decode failed: no video frames in the file"),
+               "The server could not use this video: decode failed: no video frames in the file.");
   assert.equal(commandError("frobnicate", "unknown command 'frobnicate'"),
                "The server could not frobnicate: unknown command 'frobnicate'.");
   // Reactor.connect(): createError("CONNECTION_FAILED", `Connection failed: ${error}`) of the

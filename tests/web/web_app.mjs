@@ -34,8 +34,8 @@ const y4m = path.join(scratch, "cam.y4m");
 ffmpeg("-f", "lavfi", "-i", `testsrc=size=${W}x${H}:rate=24`, "-t", "2", "-pix_fmt", "yuv420p", y4m);
 const clip = path.join(scratch, "clip.mp4"); // 48 frames: two chunks (33 + a padded 15)
 ffmpeg("-f", "lavfi", "-i", `testsrc2=size=${W}x${H}:rate=24`, "-t", "2", "-pix_fmt", "yuv420p", clip);
-const short = path.join(scratch, "short.mp4"); // 12 frames: the server refuses it (33 needed)
-ffmpeg("-f", "lavfi", "-i", `testsrc2=size=${W}x${H}:rate=24`, "-t", "0.5", "-pix_fmt", "yuv420p", short);
+const junk = path.join(scratch, "junk.mp4"); // not a video: the server refuses it
+fs.writeFileSync(junk, "this is not a video at all\n".repeat(100));
 
 // ---- the server ----
 let serverLog = "";
@@ -208,14 +208,14 @@ try {
   await page.keyboard.press("Enter");
   check(await until(async () => (await snap()).seed === 7, 5000, "seed"), "the seed is sent and the server's state reports it (7)");
 
-  // 7. a server-side command_error: a clip too short for the model
+  // 7. a server-side command_error: a file that is not a video
   await page.check('input[name="source"][value="file"]');
   await until(() => page.locator("#file-input").isEnabled(), 3000, "file input");
-  await page.setInputFiles("#file-input", short);
-  check(await until(async () => /could not use this video: the clip has \d+ frames; at least 33 are needed/.test(await errorsShown()),
+  await page.setInputFiles("#file-input", junk);
+  check(await until(async () => /could not use this video: decode failed/.test(await errorsShown()),
                     15000, "command_error"), `the server's command_error is shown: "${(await errorsShown()).trim()}"`);
   check(!(await page.locator("#start").isEnabled()), "Start stays disabled without an accepted video");
-  await shot("07-command-error", "the server refused a 12-frame clip; the message in plain words");
+  await shot("07-command-error", "the server refused a file that is not a video; the message in plain words");
   await page.click("#errors >> text=Dismiss");
 
   // 8. a file upload runs to generation_complete
