@@ -202,6 +202,20 @@ __global__ void __launch_bounds__(32 * DW_COLS) dwconv_kernel(bf16 *y, const bf1
 #define DWP_NS 4
 #define DWP_CELLS ((DWP_CW + 2) * DWP_G)
 
+/* One finished output row's 8 lanes: the conv's values (P = 1), or the GLU of the two halves
+ * (P = 2: lanes 0..3 the value, 4..7 its gate). */
+template <int P>
+__device__ __forceinline__ void dwp_store(bf16 *row, const float *acc) {
+  if constexpr (P == 1) {
+    st_bf16v<8>(row, acc);
+  } else {
+    float o[4];
+#pragma unroll
+    for (int v = 0; v < 4; v++) o[v] = acc[v] * silu_fast(acc[4 + v]);
+    st_bf16v<4>(row, o);
+  }
+}
+
 template <int P>
 __global__ void __launch_bounds__(DWP_G *DWP_CW, 2) dwconv_pipe_kernel(bf16 *y, const bf16 *x, const bf16 *w,
                                                                       const bf16 *b, int Hl, int Wl, int G) {
@@ -286,31 +300,12 @@ __global__ void __launch_bounds__(DWP_G *DWP_CW, 2) dwconv_pipe_kernel(bf16 *y, 
       }
     }
     bf16 *row = y + (frame + (int64_t)(r - 1) * Wl + col) * F + (int64_t)j * V;
-    if (r > 0) {
-      if constexpr (P == 1) {
-        st_bf16v<8>(row, prev);
-      } else {
-        float o[4];
-#pragma unroll
-        for (int v = 0; v < 4; v++) o[v] = prev[v] * silu_fast(prev[4 + v]);
-        st_bf16v<4>(row, o);
-      }
-    }
+    if (r > 0) dwp_store<P>(row, prev);
 #pragma unroll
     for (int v = 0; v < 8; v++) prev[v] = cur[v], cur[v] = nxt[v];
   }
   cp_async_wait<0>();
-  if (active) {
-    bf16 *row = y + (frame + (int64_t)(Hl - 1) * Wl + col) * F + (int64_t)j * V;
-    if constexpr (P == 1) {
-      st_bf16v<8>(row, prev);
-    } else {
-      float o[4];
-#pragma unroll
-      for (int v = 0; v < 4; v++) o[v] = prev[v] * silu_fast(prev[4 + v]);
-      st_bf16v<4>(row, o);
-    }
-  }
+  if (active) dwp_store<P>(y + (frame + (int64_t)(Hl - 1) * Wl + col) * F + (int64_t)j * V, prev);
 }
 
 /* Checks and launches both forms; F = output channels (Ch for P = 1, half of x's for P = 2). */
