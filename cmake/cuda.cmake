@@ -58,16 +58,9 @@ else()
 endif()
 
 target_sources(sana_engine PRIVATE $<TARGET_OBJECTS:sana_cuda_objs>)
-# sana_engine predates enable_language(CUDA), so it missed the architecture default; so did the
-# targets of fragments that sort before this one (cmake/bench.cmake's sana_vae_time), which
-# link the CUDA objects through sana_engine.
-get_property(sana_early_targets DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY BUILDSYSTEM_TARGETS)
-foreach(t ${sana_early_targets})
-  get_target_property(t_type ${t} TYPE)
-  if(NOT t_type STREQUAL "INTERFACE_LIBRARY" AND NOT t_type STREQUAL "UTILITY")
-    set_property(TARGET ${t} PROPERTY CUDA_ARCHITECTURES ${CMAKE_CUDA_ARCHITECTURES})
-  endif()
-endforeach()
+# sana_engine predates enable_language(CUDA), so it missed the architecture default (the top
+# file includes this fragment before the others, whose targets get the default).
+set_property(TARGET sana_engine PROPERTY CUDA_ARCHITECTURES ${CMAKE_CUDA_ARCHITECTURES})
 target_link_libraries(sana_engine PUBLIC CUDA::cublasLt CUDA::cublas CUDA::cudart)
 # The nvcc-compiled objects are C++: the C executables need its runtime library.
 target_link_libraries(sana_engine PUBLIC stdc++)
