@@ -1,5 +1,5 @@
 /* Tensor-core and async-copy helpers shared by the CUDA kernels that run mma.sync (attention,
- * the GDN core): cp.async with zero fill, ldmatrix (plain and transposed), and the bf16
+ * the GDN core, the VAE's 3-D conv): cp.async with zero fill, ldmatrix (plain and transposed), and the bf16
  * m16n8k16 MMA with fp32 accumulators.
  *
  * Fragment layouts (PTX ISA, "Matrix fragments for mma.m16n8k16"), g = lane / 4, c = lane % 4:

@@ -20,6 +20,7 @@
 
 #include "backend/cuda/cuda.h"
 #include "backend/cuda/cuda_common.cuh"
+#include "backend/cuda/cuda_mma.cuh"
 extern "C" {
 #include "backend/ops_vae.h"
 }
@@ -54,13 +55,6 @@ __global__ void conv_weight_kernel(bf16 *wt, const bf16 *w, int64_t Co, int64_t 
     int64_t tap = i / (Cop * Cip), co = i / Cip % Cop, ci = i % Cip;
     wt[i] = co < Co && ci < Ci ? w[(co * Ci + ci) * 27 + tap] : __float2bfloat16_rn(0.0f);
   }
-}
-
-__device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], const uint32_t b[2]) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-               "{%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
 /* Grid (tiles of H×W, Cop/64, T). Warp w: channels (w & 1)·32 + [0, 32), output rows
@@ -115,7 +109,7 @@ __global__ void __launch_bounds__(256) conv3d_kernel(bf16 *y, const bf16 *x, con
 #pragma unroll
           for (int mi = 0; mi < 2; mi++)
 #pragma unroll
-            for (int nj = 0; nj < 8; nj++) mma_bf16(acc[mi][nj], a[mi], b[nj]);
+            for (int nj = 0; nj < 8; nj++) mma_bf16(acc[mi][nj], a[mi], b[nj][0], b[nj][1]);
         }
       }
       __syncthreads();
