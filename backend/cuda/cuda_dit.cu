@@ -111,6 +111,20 @@ template <int V> __device__ __forceinline__ void st_bf16v(bf16 *p, const float f
 /* SiLU with the fast exponential and division (relative error ~1e-7, far below bf16's) */
 __device__ __forceinline__ float silu_fast(float x) { return __fdividef(x, 1.0f + __expf(-x)); }
 
+/* One finished output row's P·V lanes: the conv's values (P = 1), or the GLU of the two halves
+ * (P = 2: lanes 0..V−1 the value, V..2V−1 its gate). */
+template <int V, int P>
+__device__ __forceinline__ void dw_store(bf16 *row, const float *acc) {
+  if constexpr (P == 1) {
+    st_bf16v<V>(row, acc);
+  } else {
+    float o[V];
+#pragma unroll
+    for (int v = 0; v < V; v++) o[v] = acc[v] * silu_fast(acc[V + v]);
+    st_bf16v<V>(row, o);
+  }
+}
+
 /* P = 1: y[.., Ch] = dwconv(x); P = 2 (GLU): the thread convolves channels c and c + F of
  * SiLU(x[.., 2F]) and writes y[.., F] = a ⊙ SiLU(g). Input row r feeds output rows r+1 (tap row
  * 0), r (1) and r−1 (2): three running sums, the oldest complete (and stored) once row r has been
@@ -149,14 +163,7 @@ __global__ void __launch_bounds__(32 * DW_COLS) dwconv_kernel(bf16 *y, const bf1
     }
   };
   auto store = [&](int r, const float acc[PV]) {
-    if constexpr (P == 1) {
-      st_bf16v<V>(y + (frame + (int64_t)r * Wl + col) * F + (int64_t)j * V, acc);
-    } else {
-      float o[V];
-#pragma unroll
-      for (int v = 0; v < V; v++) o[v] = acc[v] * silu_fast(acc[V + v]);
-      st_bf16v<V>(y + (frame + (int64_t)r * Wl + col) * F + (int64_t)j * V, o);
-    }
+    dw_store<V, P>(y + (frame + (int64_t)r * Wl + col) * F + (int64_t)j * V, acc);
   };
   float prev[PV], cur[PV], xv[3][PV], xn[3][PV]; /* prev: output r−1, cur: output r */
 #pragma unroll
@@ -201,20 +208,6 @@ __global__ void __launch_bounds__(32 * DW_COLS) dwconv_kernel(bf16 *y, const bf1
 #define DWP_CW 8
 #define DWP_NS 4
 #define DWP_CELLS ((DWP_CW + 2) * DWP_G)
-
-/* One finished output row's 8 lanes: the conv's values (P = 1), or the GLU of the two halves
- * (P = 2: lanes 0..3 the value, 4..7 its gate). */
-template <int P>
-__device__ __forceinline__ void dwp_store(bf16 *row, const float *acc) {
-  if constexpr (P == 1) {
-    st_bf16v<8>(row, acc);
-  } else {
-    float o[4];
-#pragma unroll
-    for (int v = 0; v < 4; v++) o[v] = acc[v] * silu_fast(acc[4 + v]);
-    st_bf16v<4>(row, o);
-  }
-}
 
 template <int P>
 __global__ void __launch_bounds__(DWP_G *DWP_CW, 2) dwconv_pipe_kernel(bf16 *y, const bf16 *x, const bf16 *w,
@@ -300,12 +293,12 @@ __global__ void __launch_bounds__(DWP_G *DWP_CW, 2) dwconv_pipe_kernel(bf16 *y, 
       }
     }
     bf16 *row = y + (frame + (int64_t)(r - 1) * Wl + col) * F + (int64_t)j * V;
-    if (r > 0) dwp_store<P>(row, prev);
+    if (r > 0) dw_store<V, P>(row, prev);
 #pragma unroll
     for (int v = 0; v < 8; v++) prev[v] = cur[v], cur[v] = nxt[v];
   }
   cp_async_wait<0>();
-  if (active) dwp_store<P>(y + (frame + (int64_t)(Hl - 1) * Wl + col) * F + (int64_t)j * V, prev);
+  if (active) dw_store<V, P>(y + (frame + (int64_t)(Hl - 1) * Wl + col) * F + (int64_t)j * V, prev);
 }
 
 /* Checks and launches both forms; F = output channels (Ch for P = 1, half of x's for P = 2). */
