@@ -121,14 +121,7 @@ static void cpu_glu(sana_backend *be, sana_tensor *y, const sana_tensor *x) {
   sana_parallel_for(M, glu_rows, &c);
 }
 
-/* ---- dwconv_glu: the three steps above in a row, on fp32 temporaries ---- */
-
-typedef struct { float *y; const float *x; } silu_ctx;
-
-static void silu_range(void *vc, int64_t i0, int64_t i1) {
-  silu_ctx *c = vc;
-  for (int64_t i = i0; i < i1; i++) c->y[i] = cpu_act(c->x[i], SANA_ACT_SILU);
-}
+/* ---- dwconv_glu: unary SiLU, dwconv3x3 and glu in a row, on fp32 temporaries ---- */
 
 static void cpu_dwconv_glu(sana_backend *be, sana_tensor *y, const sana_tensor *x, const sana_tensor *w,
                            const sana_tensor *b, int64_t T, int64_t Hl, int64_t Wl) {
@@ -141,13 +134,10 @@ static void cpu_dwconv_glu(sana_backend *be, sana_tensor *y, const sana_tensor *
   }
   float *tmp = malloc(sizeof(float) * (size_t)(2 * N * C2 + 1));
   if (!tmp) { cpu_fail(be, "dwconv_glu", "out of memory"); return; }
-  float *act = tmp, *conv = tmp + N * C2;
-  silu_ctx sc = {act, x->data};
-  sana_parallel_for(N * C2, silu_range, &sc);
-  dw_ctx dc = {conv, act, w->data, b ? b->data : NULL, Hl, Wl, C2};
-  sana_parallel_for(N, dw_tokens, &dc);
-  glu_ctx gc = {y->data, conv, C2 / 2};
-  sana_parallel_for(N, glu_rows, &gc);
+  sana_tensor act = SANA_T(SANA_F32, tmp, N, C2), conv = SANA_T(SANA_F32, tmp + N * C2, N, C2);
+  be->unary(be, &act, x, SANA_ACT_SILU);
+  cpu_dwconv3x3(be, &conv, &act, w, b, T, Hl, Wl);
+  cpu_glu(be, y, &conv);
   free(tmp);
 }
 
