@@ -32,44 +32,37 @@ static void rope_pair(double pos, int j, double dim, float *c, float *s) {
   *s = (float)sin(a);
 }
 
+/* One coordinate's pairs of a token from the token that holds them first (itself: nothing). */
+static void copy_pairs(float *cs, float *sn, int64_t dst, int64_t src, size_t bytes) {
+  if (dst == src) return;
+  memcpy(cs + dst, cs + src, bytes);
+  memcpy(sn + dst, sn + src, bytes);
+}
+
 void sana_dit_rope_tables(float *cs, float *sn, int D, int64_t f0, int64_t T, int64_t hl, int64_t wl) {
   int hd = 2 * (D / 6), td = D - 2 * hd, half = D / 2, nt = td / 2, nh = hd / 2;
-  /* A pair depends on one coordinate only: the distinct (coordinate, pair) values are computed
-   * once (T·nt + (hl + wl)·nh of them instead of T·hl·wl·half), then tiled over the tokens. */
-  int64_t rows = T + hl + wl;
-  float *pc = malloc(sizeof(float) * (size_t)(2 * rows * half));
-  if (!pc) { /* no scratch: one token at a time, the same values */
-    for (int64_t t = 0; t < T; t++)
-      for (int64_t h = 0; h < hl; h++)
-        for (int64_t w = 0; w < wl; w++) {
-          int64_t n = ((t * hl + h) * wl + w) * half;
-          for (int j = 0; j < nt; j++) rope_pair((double)(f0 + t), j, td, cs + n + j, sn + n + j);
-          for (int j = 0; j < nh; j++) rope_pair((double)h, j, hd, cs + n + nt + j, sn + n + nt + j);
-          for (int j = 0; j < nh; j++) rope_pair((double)w, j, hd, cs + n + nt + nh + j, sn + n + nt + nh + j);
-        }
-    return;
-  }
-  float *ps = pc + rows * half, *tc = pc, *ts = ps, *hc = pc + T * half, *hs = ps + T * half;
-  float *wc = hc + hl * half, *ws = hs + hl * half;
+  /* A pair depends on one coordinate only: each distinct (coordinate, pair) value is computed
+   * once (T·nt + (hl + wl)·nh of them instead of T·hl·wl·half), into the first token that has
+   * it: frame t's into token (t, 0, 0), row h's into (0, h, 0), column w's into (0, 0, w). The
+   * other tokens copy from those, which are never written again. */
   for (int64_t t = 0; t < T; t++)
-    for (int j = 0; j < nt; j++) rope_pair((double)(f0 + t), j, td, tc + t * half + j, ts + t * half + j);
+    for (int j = 0; j < nt; j++) {
+      int64_t k = t * hl * wl * half + j;
+      rope_pair((double)(f0 + t), j, td, cs + k, sn + k);
+    }
   for (int64_t h = 0; h < hl; h++)
-    for (int j = 0; j < nh; j++) rope_pair((double)h, j, hd, hc + h * half + j, hs + h * half + j);
+    for (int j = 0; j < nh; j++) rope_pair((double)h, j, hd, cs + h * wl * half + nt + j, sn + h * wl * half + nt + j);
   for (int64_t w = 0; w < wl; w++)
-    for (int j = 0; j < nh; j++) rope_pair((double)w, j, hd, wc + w * half + j, ws + w * half + j);
+    for (int j = 0; j < nh; j++) rope_pair((double)w, j, hd, cs + w * half + nt + nh + j, sn + w * half + nt + nh + j);
   size_t bt = sizeof(float) * (size_t)nt, bh = sizeof(float) * (size_t)nh;
   for (int64_t t = 0; t < T; t++)
     for (int64_t h = 0; h < hl; h++)
       for (int64_t w = 0; w < wl; w++) {
-        int64_t n = ((t * hl + h) * wl + w) * half;
-        memcpy(cs + n, tc + t * half, bt);
-        memcpy(sn + n, ts + t * half, bt);
-        memcpy(cs + n + nt, hc + h * half, bh);
-        memcpy(sn + n + nt, hs + h * half, bh);
-        memcpy(cs + n + nt + nh, wc + w * half, bh);
-        memcpy(sn + n + nt + nh, ws + w * half, bh);
+        int64_t n = ((t * hl + h) * wl + w) * half, nt0 = t * hl * wl * half, nh0 = h * wl * half, nw0 = w * half;
+        copy_pairs(cs, sn, n, nt0, bt);
+        copy_pairs(cs, sn, n + nt, nh0 + nt, bh);
+        copy_pairs(cs, sn, n + nt + nh, nw0 + nt + nh, bh);
       }
-  free(pc);
 }
 
 void sana_dit_gather_chunk(float *dst, const float *cts, int64_t C, int64_t t_all, int64_t S, int64_t f0, int64_t T) {
