@@ -160,7 +160,6 @@ void sana_stream_free(sana_stream *s) {
   free(s->lat);
   free(s->chunk_in);
   free(s->chunk_out);
-  free(s->chunk_off);
   pthread_mutex_destroy(&s->mu);
   free(s);
 }
@@ -179,10 +178,9 @@ sana_stream *sana_stream_new(sana_model *m, const sana_stream_options *opt, sana
   s->lat = malloc(sizeof(float) * (size_t)(m->cin * N));
   s->chunk_in = calloc((size_t)F, sizeof *s->chunk_in);
   s->chunk_out = calloc((size_t)F, sizeof *s->chunk_out);
-  s->chunk_off = calloc((size_t)F, sizeof *s->chunk_off);
   sana_dit_geometry geo = {.hl = m->hl, .wl = m->wl, .text_len = 300, .first_frames = SANA_FIRST_LATENTS,
                            .max_frames = SANA_CHUNK_LATENTS};
-  if (!s->prompt_pending || !s->lat || !s->chunk_in || !s->chunk_out || !s->chunk_off) {
+  if (!s->prompt_pending || !s->lat || !s->chunk_in || !s->chunk_out) {
     sana_err(err, SANA_ERR_NOMEM, "stream: out of memory");
     goto fail;
   }
@@ -323,11 +321,8 @@ static sana_status frames_in(sana_stream *s, sana_frame *const *src, int n_real,
                              sana_error *err) {
   sana_backend *be = s->m->be;
   int F = (int)video->ne[1];
-  size_t total = 0, *off = s->chunk_off;
-  for (int i = 0; i < n_real; i++) {
-    off[i] = total;
-    total += (size_t)3 * src[i]->width * src[i]->height;
-  }
+  size_t total = 0;
+  for (int i = 0; i < n_real; i++) total += (size_t)3 * src[i]->width * src[i]->height;
   if (total > s->d_rgb_in_bytes) {
     if (s->d_rgb_in) be->free(be, s->d_rgb_in);
     s->d_rgb_in_bytes = 0;
@@ -336,18 +331,25 @@ static sana_status frames_in(sana_stream *s, sana_frame *const *src, int n_real,
                       (double)total / (1 << 20));
     s->d_rgb_in_bytes = total;
   }
-  uint8_t *base = s->d_rgb_in;
+  uint8_t *base = s->d_rgb_in, *at = base;
   for (int i = 0; i < n_real; i++) { /* frame_copy packed the rows: stride is 3·width */
     const sana_frame *f = src[i];
     sana_tensor h = SANA_T(SANA_U8, f->rgb, f->height, 3 * f->width), d = h;
-    d.data = base + off[i];
+    d.data = at;
+    at += (size_t)3 * f->width * f->height;
     be->upload(be, &d, &h);
   }
+  /* the frames lie in order, so a run starts where the previous one ended; flush's repeats
+   * read the last real frame, which ends the buffer */
+  at = base;
   for (int i = 0; i < F;) {
     int k = i < n_real ? i : n_real - 1, w = src[k]->width, h = src[k]->height, n = 1;
     while (i + n < n_real && src[i + n]->width == w && src[i + n]->height == h) n++;
-    sana_tensor rgb = SANA_T(SANA_U8, base + off[k], n, h, w, 3);
+    size_t bytes = (size_t)3 * w * h;
+    if (i >= n_real) at = base + total - bytes;
+    sana_tensor rgb = SANA_T(SANA_U8, at, n, h, w, 3);
     be->video->frame_prep(be, video, &rgb, i);
+    at += n * bytes;
     i += n;
   }
   return be->sync(be, err);

@@ -62,9 +62,8 @@ struct sana_stream {
   uint8_t *h_rgb_out;    /* host U8 [F, H, W, 3]: the chunk's output in one download (the
                           * backend's host_alloc where it has one: page-locked on CUDA) */
   float *lat;            /* host [Cin, T, hl, wl]: the chunk's noise */
-  /* per frame of the largest chunk: its source frame, its output frame, its offset in d_rgb_in */
+  /* per frame of the largest chunk: its source frame, its output frame */
   sana_frame **chunk_in, **chunk_out;
-  size_t *chunk_off;
 };
 
 #endif
