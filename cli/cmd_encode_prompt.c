@@ -7,6 +7,7 @@
 
 #include "backend/backend.h"
 #include "cli/commands.h"
+#include "io/file.h"
 #include "io/safetensors.h"
 #include "model/text_encoder.h"
 
@@ -20,28 +21,6 @@ static int usage(FILE *f) {
           "  --softcap       attention logit softcap: off (default, what upstream ran: sdpa) or on (eager)\n"
           "  Writes ids I32 [300], mask I32 [300] and y F32 [300, hidden].\n");
   return f == stdout ? 0 : 2;
-}
-
-static char *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, n = 0;
-  char *b = malloc(cap);
-  while (b) {
-    n += fread(b + n, 1, cap - n, f);
-    if (n < cap) break;
-    char *g = realloc(b, cap *= 2);
-    if (!g) free(b);
-    b = g;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(b);
-    return NULL;
-  }
-  *len = n;
-  return b;
 }
 
 static sana_status write_out(const char *path, const sana_prompt_embedding *e, sana_error *err) {
@@ -83,12 +62,12 @@ int cmd_encode_prompt(int argc, char **argv) {
     return usage(stderr);
   }
   size_t len = prompt ? strlen(prompt) : 0;
-  char *text = prompt_file ? read_all(prompt_file, &len) : NULL;
-  if (prompt_file && !text) {
-    fprintf(stderr, "sana encode-prompt: %s: cannot read\n", prompt_file);
+  char *text = NULL;
+  sana_error err = {0};
+  if (prompt_file && sana_read_text(prompt_file, (size_t)1 << 20, &text, &len, &err)) {
+    fprintf(stderr, "sana encode-prompt: %s\n", err.msg);
     return 1;
   }
-  sana_error err = {0};
   sana_backend *be = sana_backend_create(backend, &err);
   sana_text_encoder *te = NULL;
   const sana_prompt_embedding *e = NULL;
