@@ -5,32 +5,24 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "server/worker.h"
 #include "tests/test_util.h"
 
 #define SIZE 64
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int chunks_done, failures_seen;
 static sana_chunk_info last;
 static char last_prompt[64];
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void on_chunk(void *user, const sana_chunk_info *info) {
   pthread_mutex_lock(&mu);
   chunks_done++;
   last = *info;
   snprintf(last_prompt, sizeof last_prompt, "%s", info->active_prompt ? info->active_prompt : "");
-  pthread_cond_broadcast(&cv);
   pthread_mutex_unlock(&mu);
 }
 
@@ -44,8 +36,8 @@ static void on_failed(void *user, const char *reason) {
 /* Waits (at most `seconds`) until `n` chunks were reported; returns the count. */
 static int wait_chunks(int n, double seconds) {
   pthread_mutex_lock(&mu);
-  double end = now() + seconds;
-  while (chunks_done < n && now() < end) {
+  double end = sana_now() + seconds;
+  while (chunks_done < n && sana_now() < end) {
     pthread_mutex_unlock(&mu);
     usleep(5000);
     pthread_mutex_lock(&mu);
@@ -103,10 +95,10 @@ int main(void) {
   /* Chunk 1 starts with its 24th frame; reset and restart while it is computed. */
   push_frames(w, f, 24);
   usleep((useconds_t)(D * 0.1 * 1e6));
-  double t0 = now();
+  double t0 = sana_now();
   sana_worker_reset(w);
   sana_worker_start(w, 1, "b");
-  double dt = now() - t0;
+  double dt = sana_now() - t0;
   CHECK(dt < 0.05 * D && dt < 0.25, "reset + start took %.1f ms while a %.0f ms chunk was in flight", dt * 1e3, D * 1e3);
   /* The discarded chunk reports nothing and leaves no frames; the new run waits for it. */
   push_frames(w, f, 33);
@@ -119,13 +111,13 @@ int main(void) {
   /* Free while chunk 1 of run 2 is computed: returns at once, no callback after it. */
   push_frames(w, f, 24);
   usleep((useconds_t)(D * 0.1 * 1e6));
-  t0 = now();
+  t0 = sana_now();
   sana_worker_free(w);
-  dt = now() - t0;
+  dt = sana_now() - t0;
   CHECK(dt < 0.05 * D && dt < 0.25, "free took %.1f ms while a chunk was in flight", dt * 1e3);
-  t0 = now();
+  t0 = sana_now();
   sana_worker_join_all();
-  fprintf(stderr, "the freed worker finished its chunk %.0f ms later\n", (now() - t0) * 1e3);
+  fprintf(stderr, "the freed worker finished its chunk %.0f ms later\n", (sana_now() - t0) * 1e3);
   CHECK(wait_chunks(3, 0) == 2, "a callback fired after free");
   CHECK(failures_seen == 0, "the engine failed");
 
