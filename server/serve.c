@@ -133,7 +133,7 @@ int sana_serve_cli(int argc, char **argv) {
   } else {
     g_unix_signal_add(SIGINT, on_signal, &srv);
     g_unix_signal_add(SIGTERM, on_signal, &srv);
-    srv.idle_timer = g_timeout_add(500, on_idle_check, &srv);
+    srv.idle_timer = g_timeout_add(SANA_IDLE_CHECK_MS, on_idle_check, &srv);
     /* The "listening" line is what scripts wait for. */
     printf("sana serve: listening on http://%s:%d (%dx%d @ %d fps, %d session(s))\n", o->host, o->port, o->width,
            o->height, o->fps, o->max_sessions);

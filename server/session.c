@@ -447,9 +447,9 @@ void sana_upload_free(gpointer data) {
 
 void sana_server_close_idle(sana_server *srv) {
   double now = g_get_monotonic_time() / 1e6;
-  /* Runs every 0.5 s. A longer gap means this process stalled (swapped out, a starved machine),
-   * not its clients: that time does not count towards their idleness. */
-  double stall = srv->last_idle_check > 0 ? now - srv->last_idle_check - 0.5 : 0;
+  /* Runs every SANA_IDLE_CHECK_MS. A longer gap means this process stalled (swapped out, a
+   * starved machine), not its clients: that time does not count towards their idleness. */
+  double stall = srv->last_idle_check > 0 ? now - srv->last_idle_check - SANA_IDLE_CHECK_MS / 1e3 : 0;
   srv->last_idle_check = now;
   GHashTableIter it;
   gpointer k, v;

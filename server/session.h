@@ -10,6 +10,9 @@
 #include "server/protocol.h"
 #include "server/worker.h"
 
+/* How often serve.c's timer calls sana_server_close_idle (which reads a longer gap as a stall). */
+#define SANA_IDLE_CHECK_MS 500
+
 typedef struct sana_server_opts {
   const char *host;
   int port;
