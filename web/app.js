@@ -267,7 +267,6 @@ function onMessage(m) {
     prompts.reset();
     el.promptInput.value = ""; // the server cleared its prompt too
     delay.clear();
-    delay.last = null;
     editRate.clear();
     if (source === "file") {
       el.sourceVideo.pause();

@@ -52,5 +52,6 @@ export class PromptDelay {
   clear() {
     this.sent.clear();
     this.waiting = null;
+    this.last = null;
   }
 }

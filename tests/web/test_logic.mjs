@@ -113,6 +113,8 @@ t("prompt delay: from sending to the first frame after its chunk", () => {
   assert.equal(d.framePresented(1400), null); // measured once
   d.chunkUses("b"); // a prompt not sent from here (before the run) is not timed
   assert.equal(d.framePresented(1500), null);
+  d.clear(); // a reset: the shown delay belongs to the old run
+  assert.equal(d.last, null);
 });
 
 t("prompt delay: a prompt overtaken before its chunk is dropped", () => {
